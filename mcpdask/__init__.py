@@ -1,0 +1,8 @@
+"""mcpdask: millicharged-particle reach of lepton fixed-target missing-energy experiments."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("mcpdask")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0.0.0+unknown"

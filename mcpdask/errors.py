@@ -1,0 +1,21 @@
+"""The exceptions mcpdask raises for user errors; each says in one line what was wrong."""
+
+
+class McpdaskError(ValueError):
+    """Base of every user-facing error: bad input, bad config, bad store."""
+
+
+class PhysicsInputError(McpdaskError):
+    """A physics input is out of its allowed range (energy, mass, x range, precision, ...)."""
+
+
+class UnknownMaterialError(McpdaskError):
+    """A target material is not in the table and was not given as Z, A, density, X0."""
+
+
+class ConfigError(McpdaskError):
+    """A YAML config is malformed, has unknown keys, or values of the wrong type or unit."""
+
+
+class StoreError(McpdaskError):
+    """A store is not an mcpdask cube, is corrupt, or was made with other physics options."""
