@@ -1,0 +1,474 @@
+"""Experiments and scans as validated objects, loaded from YAML configs (configs/*.yaml).
+
+An `Experiment` is a beam, a target and an exposure (PHYSICS.md section 6); a `ScanSpec` is a
+list of experiments with their beam energies, a mass grid, the x binning, the physics options,
+the VEGAS settings and a seed. Units are part of the key names (`energy_gev`, `mass_gev`,
+`thickness_x0`, ...). Every problem is reported as a `ConfigError` naming the file, the key
+and what is wrong; unknown keys are rejected.
+
+>>> exp = load_experiment("na64mu")
+>>> exp.lepton, exp.energy_gev, exp.target.name, exp.x_min
+('mu', 160.0, 'Pb', 0.5)
+>>> round(exp.thickness_cm, 3)
+22.448
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from mcpdask.errors import ConfigError, UnknownMaterialError
+from mcpdask.physics.materials import MATERIALS, Material, get_material
+
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+"""Configs shipped with the package (a link to the repository's configs/ in a source tree)."""
+
+
+# --------------------------------------------------------------------------------------------
+# YAML loading
+
+
+class _Yaml12Loader(yaml.SafeLoader):
+    """SafeLoader that also reads YAML 1.2 floats such as `1e14` (PyYAML would give a string)."""
+
+
+_Yaml12Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+        |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""",
+        re.X,
+    ),
+    list("-+0123456789."),
+)
+
+
+def read_yaml(path: str | Path) -> dict:
+    """The mapping at the top of a YAML file; ConfigError if missing, malformed or not a mapping."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        data = yaml.load(text, Loader=_Yaml12Loader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{path}: malformed YAML{where}: {problem}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{path}: expected a mapping of keys to values at the top, got {type(data).__name__}"
+        )
+    return data
+
+
+# --------------------------------------------------------------------------------------------
+# Error messages that name the key and the problem
+
+_UNIT_SUFFIXES = ("_gev", "_cm", "_x0", "_g_cm3")
+
+
+def _format_errors(path: Path | str, exc: ValidationError, model: type[BaseModel]) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = [str(p) for p in err["loc"] if not _is_union_tag(p)]
+        key = ".".join(loc) or "(top level)"
+        if err["type"] == "extra_forbidden":
+            problem = "unknown key" + _unit_hint(loc[-1] if loc else "", err, model)
+        elif err["type"] == "missing":
+            problem = "required key is missing"
+        else:
+            problem = err["msg"]
+            if "input" in err and err["type"] not in ("value_error", "assertion_error"):
+                problem += f" (got {err['input']!r})"
+            problem = problem.removeprefix("Value error, ")
+        lines.append(f"{path}: {key}: {problem}")
+    return "\n".join(lines)
+
+
+def _is_union_tag(part: Any) -> bool:
+    return isinstance(part, str) and (part[:1].isupper() or "[" in part or part in ("str",))
+
+
+def _unit_hint(key: str, err: dict, model: type[BaseModel]) -> str:
+    fields = _allowed_keys(model, err["loc"][:-1])
+    for suffix in _UNIT_SUFFIXES:
+        if key + suffix in fields:
+            return f"; did you mean {key + suffix!r}? (units are part of the key name)"
+    if fields:
+        return f"; allowed keys: {', '.join(sorted(fields))}"
+    return ""
+
+
+def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:
+    """Field names of the (nested) model at `loc`, best effort."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int) or _is_union_tag(part):
+            continue
+        info = getattr(current, "model_fields", {}).get(part)
+        if info is None:
+            return []
+        current = _first_model(info.annotation)
+        if current is None:
+            return []
+    return list(getattr(current, "model_fields", {}))
+
+
+def _first_model(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _first_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Experiment
+
+
+class Target(_Strict):
+    """A target material (PDG values; a table name in YAML expands to these)."""
+
+    name: str
+    Z: float = Field(gt=0)
+    A: float = Field(gt=0, description="atomic weight, g/mol")
+    density_g_cm3: float = Field(gt=0)
+    radiation_length_cm: float = Field(gt=0)
+
+    @property
+    def material(self) -> Material:
+        return get_material(self.model_dump())
+
+
+class Meson(_Strict):
+    """A vector meson that can decay invisibly, V -> chi chibar (PHYSICS.md section 5)."""
+
+    name: str
+    mass_gev: float = Field(gt=0)
+    br_ee: float = Field(ge=0, le=1, description="Br(V -> e+ e-), PDG")
+    yield_at_nominal_exposure: float = Field(
+        ge=0, description="number of V produced at the experiment's leptons_on_target"
+    )
+    note: str | None = None
+
+
+class Experiment(_Strict):
+    """A lepton fixed-target missing-energy experiment: beam, target, exposure and recoil cut.
+
+    `thickness_x0` (in radiation lengths) or `thickness_cm` gives the effective target
+    thickness L_T (after loading both are set); `x_min`, `x_max` the missing-energy fraction
+    window of the signal region (recoil lepton energy below (1 - x_min) E0).
+    """
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    description: str = ""
+    lepton: Literal["e", "mu"]
+    energy_gev: float = Field(gt=0, description="nominal beam energy E0")
+    leptons_on_target: float = Field(gt=0)
+    target: Target
+    thickness_x0: float | None = Field(default=None, gt=0)
+    thickness_cm: float | None = Field(default=None, gt=0)
+    x_min: float = Field(ge=0, lt=1)
+    x_max: float = Field(default=1.0, gt=0, le=1)
+    efficiency: float = Field(default=1.0, gt=0, le=1, description="signal efficiency")
+    mesons: tuple[Meson, ...] = ()
+    sources: dict[str, str] = {}
+
+    @field_validator("target", mode="before")
+    @classmethod
+    def _target_from_name(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if value not in MATERIALS:
+                raise ValueError(
+                    f"unknown target material {value!r}; known: {', '.join(MATERIALS)} "
+                    "(or give name, Z, A, density_g_cm3, radiation_length_cm)"
+                )
+            m = MATERIALS[value]
+            return {
+                "name": m.name,
+                "Z": float(m.Z),
+                "A": float(m.A),
+                "density_g_cm3": float(m.density_g_cm3),
+                "radiation_length_cm": float(m.radiation_length_cm),
+            }
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> Experiment:
+        x0 = self.target.radiation_length_cm
+        if self.thickness_x0 is None and self.thickness_cm is None:
+            raise ValueError("give the target thickness as thickness_x0 or thickness_cm")
+        if self.thickness_x0 is not None and self.thickness_cm is not None:
+            if not np.isclose(self.thickness_x0 * x0, self.thickness_cm, rtol=1e-9):
+                raise ValueError("give only one of thickness_x0 and thickness_cm (they disagree)")
+        if not self.x_min < self.x_max:
+            raise ValueError(f"x_min ({self.x_min}) must be below x_max ({self.x_max})")
+        # fill in the other thickness so both are always available
+        if self.thickness_cm is None:
+            object.__setattr__(self, "thickness_cm", self.thickness_x0 * x0)
+        else:
+            object.__setattr__(self, "thickness_x0", self.thickness_cm / x0)
+        return self
+
+    @property
+    def target_dict(self) -> dict:
+        """The target as the dict the physics API accepts."""
+        return self.target.model_dump()
+
+
+def load_experiment(name_or_path: str | Path, search_dirs: tuple[Path, ...] = ()) -> Experiment:
+    """An Experiment from a YAML file path or a name looked up as `<name>.yaml` in `search_dirs`
+    and then in the package's configs."""
+    path = find_config(name_or_path, search_dirs)
+    data = read_yaml(path)
+    try:
+        return Experiment.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(path, exc, Experiment)) from None
+    except UnknownMaterialError as exc:
+        raise ConfigError(f"{path}: target: {exc}") from None
+
+
+def find_config(name_or_path: str | Path, search_dirs: tuple[Path, ...] = ()) -> Path:
+    """The path of a config given as a path or as a bare name (`na64mu`)."""
+    candidate = Path(name_or_path)
+    if candidate.suffix in (".yaml", ".yml") or len(candidate.parts) > 1:
+        if candidate.is_file():
+            return candidate
+        for d in search_dirs:
+            if (d / candidate).is_file():
+                return d / candidate
+        raise ConfigError(f"{candidate}: no such config file")
+    for d in (*search_dirs, CONFIG_DIR):
+        for suffix in (".yaml", ".yml"):
+            p = d / f"{name_or_path}{suffix}"
+            if p.is_file():
+                return p
+    where = ", ".join(str(d) for d in (*search_dirs, CONFIG_DIR))
+    raise ConfigError(f"no experiment config named {str(name_or_path)!r} (looked in {where})")
+
+
+# --------------------------------------------------------------------------------------------
+# Scan config (the YAML) and ScanSpec (resolved)
+
+
+class _ExperimentRef(_Strict):
+    name: str
+    energies_gev: tuple[float, ...] | None = None
+
+    @field_validator("energies_gev")
+    @classmethod
+    def _positive(cls, value):
+        if value is not None:
+            if len(value) == 0:
+                raise ValueError("empty list of beam energies")
+            if any(not e > 0 for e in value):
+                raise ValueError("beam energies must be > 0")
+        return value
+
+
+class _MassGrid(_Strict):
+    min_gev: float = Field(gt=0)
+    max_gev: float = Field(gt=0)
+    num: int = Field(ge=1)
+    spacing: Literal["log", "linear"] = "log"
+
+    @model_validator(mode="after")
+    def _order(self):
+        if self.max_gev < self.min_gev:
+            raise ValueError(f"max_gev ({self.max_gev}) is below min_gev ({self.min_gev})")
+        if self.num > 1 and self.max_gev == self.min_gev:
+            raise ValueError("min_gev == max_gev with num > 1 gives repeated masses")
+        return self
+
+
+class _XBins(_Strict):
+    min: float = Field(ge=0, lt=1)
+    max: float = Field(gt=0, le=1)
+    num_bins: int = Field(ge=1, le=10_000)
+
+    @model_validator(mode="after")
+    def _order(self):
+        if not self.min < self.max:
+            raise ValueError(f"min ({self.min}) must be below max ({self.max})")
+        return self
+
+
+class PhysicsOptions(_Strict):
+    """Options that change what is computed; a cube is made under exactly one set of them."""
+
+    process: str = "mcp"
+    method: str = "etl"
+    inelastic: bool = False
+
+
+class VegasSettings(_Strict):
+    """VEGAS settings: target relative precision of the total and the evaluation budget."""
+
+    precision: float = Field(default=0.01, gt=0, lt=1)
+    max_evals: int = Field(default=2_000_000, ge=1000)
+
+
+class _ScanConfig(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    description: str = ""
+    experiments: tuple[_ExperimentRef, ...] = Field(min_length=1)
+    masses_gev: tuple[float, ...] | None = None
+    mass_grid: _MassGrid | None = None
+    x_bins: _XBins
+    physics: PhysicsOptions = PhysicsOptions()
+    vegas: VegasSettings = VegasSettings()
+    seed: int = Field(ge=0, lt=2**63)
+
+    @field_validator("experiments", mode="before")
+    @classmethod
+    def _names_to_refs(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [{"name": v} if isinstance(v, str) else v for v in value]
+        return value
+
+    @field_validator("masses_gev")
+    @classmethod
+    def _masses(cls, value):
+        if value is not None:
+            if len(value) == 0:
+                raise ValueError("empty mass grid")
+            if any(not m > 0 for m in value):
+                raise ValueError("masses must be > 0")
+        return value
+
+    @model_validator(mode="after")
+    def _one_mass_grid(self):
+        if (self.masses_gev is None) == (self.mass_grid is None):
+            raise ValueError("give exactly one of masses_gev (a list) and mass_grid (a range)")
+        names = [e.name for e in self.experiments]
+        if len(set(names)) != len(names):
+            raise ValueError(f"an experiment is listed twice: {names}")
+        return self
+
+
+@dataclass(frozen=True)
+class ScanSpec:
+    """A resolved scan: experiments with their beam energies, masses, x bin edges, options, seed.
+
+    Points are (experiment, energy, mass) triples; an experiment's energies default to its
+    nominal beam energy.
+    """
+
+    name: str
+    experiments: tuple[Experiment, ...]
+    energies_gev: dict[str, tuple[float, ...]]
+    masses_gev: np.ndarray
+    x_edges: np.ndarray
+    physics: PhysicsOptions
+    vegas: VegasSettings
+    seed: int
+    source: str = ""
+    description: str = ""
+    raw: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def points(self) -> list[tuple[str, float, float]]:
+        """All (experiment name, energy in GeV, mass in GeV) points of the scan, in order."""
+        return [
+            (exp.name, float(energy), float(mass))
+            for exp in self.experiments
+            for energy in self.energies_gev[exp.name]
+            for mass in self.masses_gev
+        ]
+
+    def experiment(self, name: str) -> Experiment:
+        for exp in self.experiments:
+            if exp.name == name:
+                return exp
+        raise KeyError(name)
+
+    def replace(self, **changes) -> ScanSpec:
+        """A copy with some fields changed (e.g. more masses), validated again."""
+        from dataclasses import replace
+
+        new = replace(self, **changes)
+        new.__post_init__()
+        return new
+
+    def __post_init__(self):
+        masses = np.asarray(self.masses_gev, dtype=float)
+        if masses.ndim != 1 or masses.size == 0:
+            raise ConfigError(f"{self.source or self.name}: masses_gev: empty mass grid")
+        if np.any(~(masses > 0)):
+            raise ConfigError(f"{self.source or self.name}: masses_gev: masses must be > 0")
+        object.__setattr__(self, "masses_gev", np.unique(masses))
+        object.__setattr__(self, "x_edges", np.asarray(self.x_edges, dtype=float))
+        for exp in self.experiments:
+            lo, hi = self.x_edges[0], self.x_edges[-1]
+            if not (lo <= exp.x_min + 1e-12 and exp.x_max <= hi + 1e-12):
+                raise ConfigError(
+                    f"{self.source or self.name}: x_bins: [{lo}, {hi}] does not cover experiment "
+                    f"{exp.name!r} cut [x_min, x_max] = [{exp.x_min}, {exp.x_max}]"
+                )
+
+
+def load_scan(path: str | Path) -> ScanSpec:
+    """A ScanSpec from a scan YAML; experiment names are looked up next to it, then in the
+    package configs.
+
+    >>> spec = load_scan(CONFIG_DIR / "quick.yaml")
+    >>> [e.name for e in spec.experiments], len(spec.x_edges) - 1
+    (['na64mu', 'ldmx'], 20)
+    """
+    path = Path(path)
+    data = read_yaml(path)
+    try:
+        cfg = _ScanConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(path, exc, _ScanConfig)) from None
+    experiments = []
+    energies = {}
+    for ref in cfg.experiments:
+        exp = load_experiment(ref.name, search_dirs=(path.parent,))
+        experiments.append(exp)
+        energies[exp.name] = tuple(sorted(set(ref.energies_gev or (exp.energy_gev,))))
+    if len({e.name for e in experiments}) != len(experiments):
+        raise ConfigError(f"{path}: experiments: two configs define the same experiment name")
+    if cfg.masses_gev is not None:
+        masses = np.asarray(cfg.masses_gev, dtype=float)
+    elif cfg.mass_grid.spacing == "log":
+        g = cfg.mass_grid
+        masses = np.geomspace(g.min_gev, g.max_gev, g.num)
+    else:
+        g = cfg.mass_grid
+        masses = np.linspace(g.min_gev, g.max_gev, g.num)
+    x_edges = np.linspace(cfg.x_bins.min, cfg.x_bins.max, cfg.x_bins.num_bins + 1)
+    return ScanSpec(
+        name=cfg.name,
+        experiments=tuple(experiments),
+        energies_gev=energies,
+        masses_gev=masses,
+        x_edges=x_edges,
+        physics=cfg.physics,
+        vegas=cfg.vegas,
+        seed=cfg.seed,
+        source=str(path),
+        description=cfg.description,
+        raw=data,
+    )
