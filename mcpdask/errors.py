@@ -19,3 +19,7 @@ class ConfigError(McpdaskError):
 
 class StoreError(McpdaskError):
     """A store is not an mcpdask cube, is corrupt, or was made with other physics options."""
+
+
+class MaskedPointsWarning(UserWarning):
+    """Cube points used by a derivation are missing or unconverged; their results are masked (NaN)."""

@@ -50,9 +50,13 @@ class Meson:
 
     def __post_init__(self):
         if not (self.mass_gev > 0):
-            raise PhysicsInputError(f"meson {self.name!r}: mass_gev must be > 0, got {self.mass_gev!r}")
+            raise PhysicsInputError(
+                f"meson {self.name!r}: mass_gev must be > 0, got {self.mass_gev!r}"
+            )
         if not (0 <= self.br_ee <= 1):
-            raise PhysicsInputError(f"meson {self.name!r}: br_ee must be in [0, 1], got {self.br_ee!r}")
+            raise PhysicsInputError(
+                f"meson {self.name!r}: br_ee must be in [0, 1], got {self.br_ee!r}"
+            )
         if not (self.yield_at_nominal_exposure >= 0):
             raise PhysicsInputError(
                 f"meson {self.name!r}: yield_at_nominal_exposure must be >= 0, "
@@ -130,14 +134,24 @@ def canonical_meson_name(name: str) -> str:
     return _ALIASES.get(key, key)
 
 
-def as_meson(spec: "Meson | Mapping", *, reference_lot: float | None = None) -> Meson:
-    """A Meson from a Meson or a config dict {name, mass_gev?, br_ee?, yield_at_nominal_exposure,
-    reference_lot?, reference_thickness_x0?}; missing mass/br_ee are filled from the PDG table."""
+def as_meson(
+    spec: "Meson | Mapping",
+    *,
+    reference_lot: float | None = None,
+    reference_thickness_x0: float | None = None,
+) -> Meson:
+    """A Meson from a Meson, a config object or a dict {name, mass_gev?, br_ee?,
+    yield_at_nominal_exposure, reference_lot?, reference_thickness_x0?, note?}; missing mass and
+    br_ee are filled from the PDG table; `reference_*` fill the exposure the yield refers to."""
     if isinstance(spec, Meson):
         return spec
+    if hasattr(spec, "model_dump"):  # a config object (mcpdask.experiments.Meson)
+        spec = spec.model_dump()
     if not isinstance(spec, Mapping) or "name" not in spec:
         raise PhysicsInputError(f"meson spec must be a Meson or a dict with a 'name', got {spec!r}")
-    fields = dict(spec)
+    fields = {k: v for k, v in dict(spec).items() if v is not None}
+    if "note" in fields:
+        fields["source"] = fields.pop("note")
     name = canonical_meson_name(fields.pop("name"))
     base = PDG_VECTOR_MESONS.get(name)
     allowed = {
@@ -147,17 +161,22 @@ def as_meson(spec: "Meson | Mapping", *, reference_lot: float | None = None) -> 
         "reference_lot",
         "reference_thickness_x0",
         "source",
+        "note",
     }
     unknown = set(fields) - allowed
     if unknown:
-        raise PhysicsInputError(f"meson {name!r}: unknown keys {sorted(unknown)}; allowed: {sorted(allowed)}")
+        raise PhysicsInputError(
+            f"meson {name!r}: unknown keys {sorted(unknown)}; allowed: {sorted(allowed)}"
+        )
     if base is None and not {"mass_gev", "br_ee"} <= set(fields):
         raise PhysicsInputError(
             f"meson {name!r} is not one of {sorted(PDG_VECTOR_MESONS)}: give mass_gev and br_ee"
         )
     if reference_lot is not None and "reference_lot" not in fields:
         fields["reference_lot"] = reference_lot
-    fields = {k: (float(v) if k != "source" and v is not None else v) for k, v in fields.items()}
+    if reference_thickness_x0 is not None and "reference_thickness_x0" not in fields:
+        fields["reference_thickness_x0"] = reference_thickness_x0
+    fields = {k: (v if k == "source" else float(v)) for k, v in fields.items()}
     if base is None:
         return Meson(name=name, **fields)
     return replace(base, **fields)
