@@ -94,7 +94,8 @@ def _format_errors(path: Path | str, exc: ValidationError, model: type[BaseModel
         else:
             problem = err["msg"]
             if "input" in err and err["type"] not in ("value_error", "assertion_error"):
-                problem += f" (got {err['input']!r})"
+                got = repr(err["input"])
+                problem += f" (got {got if len(got) < 60 else got[:57] + '...'})"
             problem = problem.removeprefix("Value error, ")
         lines.append(f"{path}: {key}: {problem}")
     return "\n".join(lines)
@@ -192,7 +193,7 @@ class Experiment(_Strict):
     x_min: float = Field(ge=0, lt=1)
     x_max: float = Field(default=1.0, gt=0, le=1)
     efficiency: float = Field(default=1.0, gt=0, le=1, description="signal efficiency")
-    mesons: tuple[Meson, ...] = ()
+    mesons: list[Meson] = []
     sources: dict[str, str] = {}
 
     @field_validator("target", mode="before")
@@ -275,7 +276,7 @@ def find_config(name_or_path: str | Path, search_dirs: tuple[Path, ...] = ()) ->
 
 class _ExperimentRef(_Strict):
     name: str
-    energies_gev: tuple[float, ...] | None = None
+    energies_gev: list[float] | None = None
 
     @field_validator("energies_gev")
     @classmethod
@@ -333,8 +334,8 @@ class VegasSettings(_Strict):
 class _ScanConfig(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     description: str = ""
-    experiments: tuple[_ExperimentRef, ...] = Field(min_length=1)
-    masses_gev: tuple[float, ...] | None = None
+    experiments: list[_ExperimentRef] = Field(min_length=1)
+    masses_gev: list[float] | None = None
     mass_grid: _MassGrid | None = None
     x_bins: _XBins
     physics: PhysicsOptions = PhysicsOptions()

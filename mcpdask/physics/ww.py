@@ -16,8 +16,8 @@ Sources (the formulas were re-derived here and checked against each other, see b
 * Bjorken, Essig, Schuster, Toro, PRD 80 075018 (2009) [BEST], Sec. II and App. A: the WW double
   differential cross section for electrons, the flux chi with the Tsai form factor, and the IWW
   choice t_min = (m_V^2 / (2 E0))^2, t_max = m_V^2.
-* Liu & Miller, arXiv:1705.01633 (Eqs. 25 and 30, dark photon), after Liu, McKeen, Miller,
-  PRD 95 036010 (arXiv:1609.06781): the same forms with the lepton mass kept everywhere (m_l^2 x in U,
+* Liu & Miller, arXiv:1705.01633 (dark photon; Eqs. 25 and 30 as cited in DMG4's comments, the
+  paper text itself was not read here), after Liu, McKeen, Miller, PRD 95 036010 (arXiv:1609.06781): the same forms with the lepton mass kept everywhere (m_l^2 x in U,
   and m_V^2 -> m_V^2 + 2 m_l^2 in the angular term), the angle-dependent
   t_min(x, theta) = (U / (2 E0 (1 - x)))^2 of the WW approximation, and the IWW.
 * Kirpichnikov et al., arXiv:2107.13297, Gninenko, Kirpichnikov, Krasnikov, arXiv:1810.06856 and the
@@ -44,7 +44,8 @@ For m_l -> 0 this is BEST's 4 alpha^3 chi beta (1 - x + x^2/3) / U0.
 
 Choice of t_max (documented, overridable by the ``t_max_gev2`` argument): t_max = m_V^2 + m_l^2 for
 both WW and IWW (the virtuality scale above which the nucleus no longer sees a quasi-real photon;
-Liu-McKeen-Miller's choice; DMG4 lists it for muons). BEST's t_max = m_V^2 is the same for
+we recall it as Liu-McKeen-Miller's choice but did not re-read it; DMG4's DarkZ lists it as a
+commented alternative to its default t_max = E0^2). BEST's t_max = m_V^2 is the same for
 m_V >> m_l, but for m_V -> 0 it would shut the flux off below the screening scale, while with
 m_V^2 + m_l^2 the massless limit is Tsai's leading-log bremsstrahlung (tests/physics/test_ww.py).
 """
@@ -60,12 +61,15 @@ from mcpdask.physics.constants import ALPHA, lepton_mass
 from mcpdask.physics.formfactor import g2, screening_scale_gev
 from mcpdask.physics.materials import Material, get_material
 
-__all__ = ["photon_flux_chi", "dsigma_dx_dcos_ww", "dsigma_dx", "default_t_max", "METHODS"]
+__all__ = ["METHODS", "default_t_max", "dsigma_dx", "dsigma_dx_dcos_ww", "photon_flux_chi"]
 
 METHODS = ("ww", "iww")
 
 # Composite Gauss-Legendre rules (fixed order, vectorised).
-_FLUX_PANELS, _FLUX_NODES = 24, 16  # in log t; <= ~5 e-folds per panel for ranges up to ~120 e-folds
+_FLUX_PANELS, _FLUX_NODES = (
+    24,
+    16,
+)  # in log t; <= ~5 e-folds per panel for ranges up to ~120 e-folds
 _ANGLE_PANELS, _ANGLE_NODES = 12, 16  # in log U for the WW angular integral
 _CHUNK_ELEMENTS = 2_000_000  # bound on temporary array size in the nested WW quadrature
 
@@ -122,7 +126,7 @@ def _lowest_relevant_t(material: Material) -> float:
 def photon_flux_chi(material, t_min, t_max, inelastic: bool = False):
     """Effective photon flux chi = Integral_{t_min}^{t_max} dt (t - t_min)/t^2 G2(t).
 
-    BEST (PRD 80 075018) Eq. (A.?) / Liu-Miller; G2 = Z^2 F^2 from ``formfactor.g2`` (Tsai elastic,
+    BEST (PRD 80 075018, App. A) and Liu-Miller; G2 = Z^2 F^2 from ``formfactor.g2`` (Tsai elastic,
     optionally plus Tsai's inelastic term). Vectorised over broadcastable ``t_min`` and ``t_max``
     (GeV^2, t_min >= 0). Computed with a composite Gauss-Legendre rule in log t (24 panels x 16
     nodes), accurate to ~1e-10 relative for the Tsai form factor; chi = 0 where t_min >= t_max.
@@ -131,10 +135,16 @@ def photon_flux_chi(material, t_min, t_max, inelastic: bool = False):
     mat = _material(material)
     t_min = np.asarray(t_min, dtype=float)
     t_max = np.asarray(t_max, dtype=float)
-    if np.any(~np.isfinite(t_min)) or np.any(t_min < 0):
-        raise PhysicsInputError(f"t_min must be finite and >= 0 GeV^2, got {t_min.ravel()[0]!r}")
-    if np.any(~np.isfinite(t_max)) or np.any(t_max <= 0):
-        raise PhysicsInputError(f"t_max must be finite and > 0 GeV^2, got {t_max.ravel()[0]!r}")
+    bad_min = ~np.isfinite(t_min) | (t_min < 0)
+    if np.any(bad_min):
+        raise PhysicsInputError(
+            f"t_min must be finite and >= 0 GeV^2, got {float(t_min[bad_min].ravel()[0])!r}"
+        )
+    bad_max = ~np.isfinite(t_max) | (t_max <= 0)
+    if np.any(bad_max):
+        raise PhysicsInputError(
+            f"t_max must be finite and > 0 GeV^2, got {float(t_max[bad_max].ravel()[0])!r}"
+        )
     t_min, t_max = np.broadcast_arrays(t_min, t_max)
     lo = np.maximum(t_min, _lowest_relevant_t(mat))
     valid = t_max > lo
@@ -165,9 +175,10 @@ def _ww_kernel(energy, m_v, m_l, x, u):
     k = np.sqrt(np.maximum(x**2 * energy**2 - m_v**2, 0.0))
     m2 = m_v**2
     ml2 = m_l**2
-    bracket = 2.0 * (2.0 - 2.0 * x + x**2) / (1.0 - x) + 4.0 * (m2 + 2.0 * ml2) * (
-        m2 * (1.0 - x) + ml2 * x**2 - u * x
-    ) / u**2
+    bracket = (
+        2.0 * (2.0 - 2.0 * x + x**2) / (1.0 - x)
+        + 4.0 * (m2 + 2.0 * ml2) * (m2 * (1.0 - x) + ml2 * x**2 - u * x) / u**2
+    )
     return 2.0 * ALPHA**3 * energy * k * (1.0 - x) / u**2 * bracket
 
 
@@ -184,8 +195,9 @@ def _common_inputs(lepton, material, energy_gev):
 
 
 # ----------------------------------------------------------------------------- public API
-def dsigma_dx_dcos_ww(lepton, material, energy_gev, m_v_gev, x, cos_theta, inelastic=False,
-                      t_max_gev2=None):
+def dsigma_dx_dcos_ww(
+    lepton, material, energy_gev, m_v_gev, x, cos_theta, inelastic=False, t_max_gev2=None
+):
     """WW double differential dsigma_V/(dx dcos theta) in GeV^-2 (eps = 1), Liu-Miller Eq. 25.
 
     chi is evaluated at the angle-dependent t_min(x, theta) = (U/(2 E0 (1-x)))^2 and
@@ -198,8 +210,11 @@ def dsigma_dx_dcos_ww(lepton, material, energy_gev, m_v_gev, x, cos_theta, inela
     x = _check_range("x", x, 0.0, 1.0)
     cos_theta = _check_range("cos_theta", cos_theta, -1.0, 1.0)
     m_v, x, cos_theta = np.broadcast_arrays(m_v, x, cos_theta)
-    t_max = default_t_max(lepton, m_v) if t_max_gev2 is None else _positive_finite(
-        "t_max_gev2", t_max_gev2) * np.ones_like(m_v)
+    t_max = (
+        default_t_max(lepton, m_v)
+        if t_max_gev2 is None
+        else _positive_finite("t_max_gev2", t_max_gev2) * np.ones_like(m_v)
+    )
     ok = _allowed(energy, m_v, m_l, x)
     xs = np.where(ok, x, 0.5)
     ms = np.where(ok, m_v, 0.0)
@@ -283,7 +298,7 @@ def dsigma_dx(method, lepton, material, energy_gev, m_v_gev, x, inelastic=False,
         t_max = default_t_max(lepton, m_v)
     else:
         t_max = np.broadcast_to(_positive_finite("t_max_gev2", t_max_gev2), m_v.shape)
-    m_v, x, t_max = (np.ascontiguousarray(a, dtype=float) for a in (m_v, x, t_max))
+    m_v, x, t_max = (np.array(a, dtype=float) for a in (m_v, x, t_max))
     if method == "iww":
         return _dsigma_dx_iww(m_l, mat, energy, m_v, x, t_max, inelastic)
     return _dsigma_dx_ww(m_l, mat, energy, m_v, x, t_max, inelastic)
