@@ -310,6 +310,8 @@ def open_cube(store: str | Path) -> xr.Dataset:
     Raises StoreError if the path is not an mcpdask cube of this schema version.
     """
     ds = _open_raw(store)
+    # the per-experiment coordinates are tiny: hold them in memory, keep the data lazy
+    ds = ds.assign_coords({name: ds[name].load() for name in EXPERIMENT_COORDS})
     for dim in ("energy", "mass"):
         values = ds[dim].values
         if values.size > 1 and np.any(np.diff(values) < 0):

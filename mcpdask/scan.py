@@ -1,0 +1,334 @@
+"""Scans: one Dask task per (experiment, energy, mass) point, each written to the cube as it finishes.
+
+The task is a pure, seeded function of its inputs (`compute_point`), so a point's numbers do not
+depend on the number of workers or the order of completion. Rerunning a scan on its store computes
+only the missing points; a scan with new masses, energies or experiments extends the cube; a scan
+whose physics options differ from the cube's is refused before the store is touched.
+
+>>> point_seed(1234, "na64mu", 160.0, 0.05) == point_seed(1234, "na64mu", 160.0, 0.05)
+True
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+import traceback
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mcpdask import cube as _cube
+from mcpdask.errors import McpdaskError, StoreError
+from mcpdask.experiments import Experiment, ScanSpec, load_scan
+
+
+def point_seed(scan_seed: int, experiment: str, energy_gev: float, mass_gev: float) -> int:
+    """The VEGAS seed of one point: a function of (scan seed, experiment, energy, mass) only.
+
+    A stable hash (sha256 of the point's name, energy and mass to 12 significant digits) and the
+    scan seed feed numpy's SeedSequence; the first 32-bit word of its state is the seed.
+    """
+    text = f"{experiment}|{float(energy_gev):.12g}|{float(mass_gev):.12g}"
+    digest = int.from_bytes(hashlib.sha256(text.encode()).digest()[:16], "little")
+    return int(np.random.SeedSequence([int(scan_seed), digest]).generate_state(1)[0])
+
+
+@dataclass(frozen=True)
+class PointTask:
+    """Everything one point needs: shipped to a worker, turned into numbers by `compute_point`."""
+
+    experiment: str
+    lepton: str
+    target: dict
+    energy_gev: float
+    mass_gev: float
+    x_min: float
+    x_max: float
+    x_edges: tuple[float, ...]
+    process: str
+    method: str
+    inelastic: bool
+    precision: float
+    max_evals: int
+    seed: int
+
+    @property
+    def key(self) -> str:
+        """A Dask key that names the point and hashes all its inputs."""
+        digest = hashlib.sha256(repr(self).encode()).hexdigest()[:16]
+        return f"mcpdask-point-{self.experiment}-{self.energy_gev:g}-{self.mass_gev:.6g}-{digest}"
+
+
+def make_task(spec: ScanSpec, exp: Experiment, energy: float, mass: float) -> PointTask:
+    return PointTask(
+        experiment=exp.name,
+        lepton=exp.lepton,
+        target=exp.target_dict,
+        energy_gev=float(energy),
+        mass_gev=float(mass),
+        x_min=exp.x_min,
+        x_max=exp.x_max,
+        x_edges=tuple(float(x) for x in spec.x_edges),
+        process=spec.physics.process,
+        method=spec.physics.method,
+        inelastic=bool(spec.physics.inelastic),
+        precision=float(spec.vegas.precision),
+        max_evals=int(spec.vegas.max_evals),
+        seed=point_seed(spec.seed, exp.name, energy, mass),
+    )
+
+
+def compute_point(task: PointTask) -> dict[str, Any]:
+    """Integrate one point with the physics core; never raises (a failure is status 3 + reason)."""
+    start = time.perf_counter()
+    nbins = len(task.x_edges) - 1
+    try:
+        from mcpdask.physics.integrate import cross_section
+
+        res = cross_section(
+            lepton=task.lepton,
+            target=dict(task.target),
+            energy_gev=task.energy_gev,
+            mass_gev=task.mass_gev,
+            x_min=task.x_min,
+            x_max=task.x_max,
+            process=task.process,
+            method=task.method,
+            x_edges=np.asarray(task.x_edges),
+            precision=task.precision,
+            max_evals=task.max_evals,
+            seed=task.seed,
+            inelastic=task.inelastic,
+        )
+        return result_from_physics(res, nbins)
+    except Exception as exc:  # a failed point is recorded, the scan goes on
+        tb = traceback.extract_tb(exc.__traceback__)
+        where = f" at {Path(tb[-1].filename).name}:{tb[-1].lineno}" if tb else ""
+        return failed_result(nbins, f"{type(exc).__name__}: {exc}{where}",
+                             time.perf_counter() - start)
+
+
+def result_from_physics(res: Any, nbins: int) -> dict[str, Any]:
+    """The cube's per-point fields from a CrossSectionResult."""
+    status = _cube.STATUS_CODES.get(str(res.status))
+    if status is None or status == _cube.MISSING:
+        raise ValueError(f"unknown status {res.status!r} from the physics core")
+    dsig = np.asarray(res.dsigma_dx_pb, dtype=float)
+    dsig_err = np.asarray(res.dsigma_dx_err_pb, dtype=float)
+    if dsig.shape != (nbins,) or dsig_err.shape != (nbins,):
+        raise ValueError(f"physics returned {dsig.shape} bins, expected {nbins}")
+    return {
+        "dsigma_dx": dsig,
+        "dsigma_dx_err": dsig_err,
+        "sigma": float(res.sigma_pb),
+        "sigma_err": float(res.sigma_err_pb),
+        "chi2_dof": float(res.chi2_dof),
+        "Q": float(res.Q),
+        "n_eval": int(res.n_eval),
+        "wall_s": float(res.wall_s),
+        "status": status,
+        "reason": None,
+    }
+
+
+def failed_result(nbins: int, reason: str, wall_s: float = float("nan")) -> dict[str, Any]:
+    nan = np.full(nbins, np.nan)
+    return {
+        "dsigma_dx": nan, "dsigma_dx_err": nan, "sigma": np.nan, "sigma_err": np.nan,
+        "chi2_dof": np.nan, "Q": np.nan, "n_eval": 0, "wall_s": wall_s,
+        "status": _cube.FAILED, "reason": reason,
+    }
+
+
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ScanReport:
+    """What a scan did: points in the scan, already done, submitted, written, by status."""
+
+    store: Path
+    scan: str
+    n_points: int
+    n_already_done: int
+    n_submitted: int
+    n_written: int = 0
+    n_lost: int = 0
+    created: bool = False
+    added: dict = field(default_factory=dict)
+    statuses: Counter = field(default_factory=Counter)
+    wall_s: float = 0.0
+    lost: list = field(default_factory=list)
+
+    def summary(self) -> str:
+        parts = [
+            f"scan {self.scan!r} -> {self.store}",
+            f"{self.n_points} points: {self.n_already_done} already in the store, "
+            f"{self.n_submitted} computed in {self.wall_s:.1f} s",
+        ]
+        if self.statuses:
+            parts.append("new points: " + ", ".join(f"{n} {s}" for s, n in self.statuses.items()))
+        if self.n_lost:
+            parts.append(f"{self.n_lost} points lost to worker errors (rerun to retry them)")
+        return "\n".join(parts)
+
+
+def default_store(spec: ScanSpec) -> Path:
+    """Where a scan writes without --store: ./<scan name>.zarr."""
+    return Path.cwd() / f"{spec.name}.zarr"
+
+
+def scan(
+    config: str | Path | ScanSpec,
+    store: str | Path | None = None,
+    client: Any = None,
+    *,
+    n_workers: int | None = None,
+    progress: bool = True,
+    retry_failed: bool = False,
+    point_function: Callable[[PointTask], dict] | None = None,
+    log: Callable[[str], None] | None = None,
+) -> ScanReport:
+    """Run a scan into a Zarr cube and return a ScanReport.
+
+    config: a scan YAML path or a ScanSpec. store: the cube's path (default ./<name>.zarr).
+    client: a dask.distributed Client; without one, a LocalCluster with `n_workers` (default: one
+    per core) single-threaded worker processes is started and closed. Only points missing from
+    the store are computed (and failed ones with retry_failed). `point_function` replaces the
+    physics (for testing the machinery); it must be a pure function of a PointTask.
+    """
+    spec = config if isinstance(config, ScanSpec) else load_scan(config)
+    store = Path(store) if store is not None else default_store(spec)
+    log = log or (lambda msg: None)
+    point_function = point_function or compute_point
+
+    # 1. everything that can refuse the scan, before the store is touched
+    if store.exists():
+        ds = _cube._open_raw(store)
+        _cube.check_compatible(ds, spec, store)
+        ds.close()
+        created = False
+    else:
+        if not store.parent.exists():
+            raise StoreError(f"{store}: parent directory {store.parent} does not exist")
+        created = True
+    tasks = {(t.experiment, t.energy_gev, t.mass_gev): t for t in _tasks(spec)}
+
+    # 2. create or extend
+    if created:
+        _cube.create_cube(store, spec)
+        added = {}
+        log(f"created cube {store}")
+    else:
+        added = _cube.extend_cube(store, spec)
+        if any(added.values()):
+            log(f"extended cube {store}: " + ", ".join(
+                f"{len(v)} new {k}" for k, v in added.items() if v))
+    writer = _cube.PointWriter(store)
+    status = writer.status()
+    todo = []
+    for point, task in tasks.items():
+        s = status[writer.index(*point)]
+        if s == _cube.MISSING or (retry_failed and s == _cube.FAILED):
+            todo.append(task)
+    report = ScanReport(store=store, scan=spec.name, n_points=len(tasks),
+                        n_already_done=len(tasks) - len(todo), n_submitted=len(todo),
+                        created=created, added=added)
+    if not todo:
+        log(f"all {len(tasks)} points of {spec.name!r} are already in {store}; nothing to compute")
+        return report
+    _cube.add_history(store, {
+        "scan": spec.name, "config": spec.source, "points_submitted": len(todo),
+        "mcpdask_version": _version(),
+    })
+
+    # 3. compute, writing each point as it finishes
+    own_cluster = None
+    if client is not None:
+        check_client(client)
+    else:
+        client, own_cluster = _local_client(n_workers)
+        log(f"started a LocalCluster with {len(client.scheduler_info()['workers'])} workers")
+    start = time.perf_counter()
+    try:
+        _run(client, todo, writer, report, point_function, progress, spec.name)
+    finally:
+        report.wall_s = time.perf_counter() - start
+        if own_cluster is not None:
+            client.close()
+            own_cluster.close()
+    return report
+
+
+def _tasks(spec: ScanSpec) -> list[PointTask]:
+    return [
+        make_task(spec, spec.experiment(name), energy, mass)
+        for name, energy, mass in spec.points()
+    ]
+
+
+def _run(client, todo, writer, report, point_function, progress, name) -> None:
+    from distributed import as_completed
+    from tqdm.auto import tqdm
+
+    futures = {}
+    for task in todo:
+        fut = client.submit(point_function, task, key=task.key, pure=False, retries=0)
+        futures[fut] = task
+    bar = tqdm(total=len(futures), desc=f"scan {name}", unit="pt", disable=not progress,
+               smoothing=0.1, dynamic_ncols=True)
+    try:
+        for fut in as_completed(futures):
+            task = futures.pop(fut)
+            point = (task.experiment, task.energy_gev, task.mass_gev)
+            try:
+                result = fut.result()
+            except Exception as exc:  # worker died, cancelled: leave the point missing
+                report.n_lost += 1
+                report.lost.append((point, f"{type(exc).__name__}: {exc}"))
+                bar.update(1)
+                continue
+            finally:
+                fut.release()
+            writer.write(*point, result)
+            report.n_written += 1
+            report.statuses[_cube.STATUS_NAMES[int(result["status"])]] += 1
+            bar.update(1)
+    except BaseException:
+        for fut in futures:
+            fut.cancel()
+        raise
+    finally:
+        bar.close()
+
+
+def _local_client(n_workers: int | None):
+    from distributed import Client, LocalCluster
+
+    n = n_workers or os.cpu_count() or 1
+    try:
+        import bokeh  # noqa: F401
+
+        dashboard = ":0"
+    except ImportError:
+        dashboard = None
+    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                           dashboard_address=dashboard)
+    return Client(cluster), cluster
+
+
+def _version() -> str:
+    from mcpdask import __version__
+
+    return __version__
+
+
+def check_client(client: Any) -> None:
+    if not hasattr(client, "submit"):
+        raise McpdaskError(f"client must be a dask.distributed Client, got {type(client).__name__}")
