@@ -263,7 +263,7 @@ def _open_group(store: str | Path, mode: str = "r"):
         raise StoreError(f"{store}: is a file, not a Zarr store (a directory)")
     try:
         group = zarr.open_group(store, mode=mode)
-    except Exception as exc:  # zarr raises several kinds for a non-store directory
+    except Exception as exc:  # noqa: BLE001 - zarr raises several kinds for a non-store dir
         raise StoreError(f"{store}: not a Zarr store ({type(exc).__name__}: {exc})") from None
     return group
 
@@ -297,7 +297,7 @@ def _open_raw(store: str | Path) -> xr.Dataset:
     attrs = read_store_attrs(store)
     try:
         ds = xr.open_zarr(store, consolidated=False)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any reader failure means a broken store
         raise StoreError(f"{store}: cannot be read as an xarray Dataset: {exc}") from None
     ds.attrs = attrs
     validate_cube(ds, store)
@@ -503,3 +503,77 @@ class PointWriter:
             notes[point_key(experiment, energy, mass)] = str(reason)
             self.group.attrs["point_notes"] = notes
         self.arrays["status"][idx] = int(result["status"])
+
+
+# --------------------------------------------------------------------------------------------
+# Summary
+
+
+def describe(store: str | Path) -> str:
+    """A few readable lines on what the cube at `store` holds (used by `mcpdask info`)."""
+    ds = open_cube(store)
+    a = ds.attrs
+    status = ds["status"].values
+    sigma, sigma_err = ds["sigma"].values, ds["sigma_err"].values
+    wall = ds["wall_s"].values
+    lines = [
+        (
+            f"{store}: mcpdask cross-section cube (schema {a[SCHEMA_ATTR]}), made by mcpdask "
+            f"{a.get('mcpdask_version')} on {a.get('created')}"
+        ),
+        (
+            f"physics: process {a['process']}, method {a['method']}, inelastic {a['inelastic']}; "
+            f"vegas precision {a['vegas_precision']}, max_evals {a['vegas_max_evals']}; "
+            f"scan seed {a['scan_seed']}"
+        ),
+        "experiments:",
+    ]
+    for i, name in enumerate(ds["experiment"].values):
+        e = ds.isel(experiment=i)
+        done_energies = ds["energy"].values[(status[i] != MISSING).any(axis=1)]
+        energies = ", ".join(f"{v:g}" for v in done_energies) or "none yet"
+        lepton = {"e": "e-", "mu": "mu-"}.get(str(e["lepton"].values), str(e["lepton"].values))
+        lines.append(
+            f"  {name}: {lepton} {float(e['nominal_energy']):g} GeV on {e['target'].values} "
+            f"({float(e['thickness_cm']):.4g} cm = "
+            f"{float(e['thickness_cm']) / float(e['target_X0']):.3g} X0), "
+            f"{float(e['leptons_on_target']):.3g} on target, "
+            f"x in [{float(e['x_min']):g}, {float(e['x_max']):g}]; energies with points: "
+            f"{energies} GeV"
+        )
+    masses = ds["mass"].values
+    edges = ds["x_edge"].values
+    lines.append(
+        f"masses: {masses.size} from {masses.min():.4g} to {masses.max():.4g} GeV; "
+        f"x: {edges.size - 1} bins on [{edges[0]:g}, {edges[-1]:g}]"
+    )
+    counts = {STATUS_NAMES[c]: int((status == c).sum()) for c in STATUS_NAMES if c != MISSING}
+    done = sum(counts.values())
+    lines.append(
+        f"points: {done} done of {status.size} grid cells ("
+        + ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+        + ("" if done else "none")
+        + "); cells off an experiment's energies stay missing"
+    )
+    measured = (status == CONVERGED) | (status == BUDGET_EXHAUSTED)
+    if measured.any():
+        rel = np.where(measured & (sigma > 0), sigma_err / np.where(sigma > 0, sigma, 1), np.nan)
+        worst = np.unravel_index(np.nanargmax(rel), rel.shape)
+        lines.append(
+            f"precision of sigma: worst {np.nanmax(rel):.2%} at ({ds['experiment'].values[worst[0]]}, "
+            f"{ds['energy'].values[worst[1]]:g} GeV, m = {masses[worst[2]]:.4g} GeV), median "
+            f"{np.nanmedian(rel):.2%}; worker time {np.nansum(wall):.1f} s, slowest point "
+            f"{np.nanmax(wall):.2f} s"
+        )
+    notes = a.get("point_notes", {})
+    failed = [k for k, v in notes.items() if v] if counts.get("failed") else []
+    for key in failed[:5]:
+        lines.append(f"  failed {key}: {notes[key]}")
+    history = a.get("history", [])
+    if history:
+        last = history[-1]
+        lines.append(
+            f"history: {len(history)} scan run(s); last {last.get('time')} "
+            f"({last.get('scan')}, {last.get('points_submitted')} points submitted)"
+        )
+    return "\n".join(lines)
