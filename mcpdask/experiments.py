@@ -47,7 +47,7 @@ _Yaml12Loader.add_implicit_resolver(
         |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
         |[-+]?\.(?:inf|Inf|INF)
         |\.(?:nan|NaN|NAN))$""",
-        re.X,
+        re.VERBOSE,
     ),
     list("-+0123456789."),
 )
@@ -102,14 +102,18 @@ def _format_errors(path: Path | str, exc: ValidationError, model: type[BaseModel
 
 
 def _is_union_tag(part: Any) -> bool:
-    return isinstance(part, str) and (part[:1].isupper() or "[" in part or part in ("str",))
+    """pydantic puts the member type of a union into error locations; they are not keys."""
+    return isinstance(part, str) and (
+        "[" in part or part in ("str", "int", "float", "bool", "list", "dict")
+        or part in _MODEL_NAMES
+    )
 
 
 def _unit_hint(key: str, err: dict, model: type[BaseModel]) -> str:
     fields = _allowed_keys(model, err["loc"][:-1])
-    for suffix in _UNIT_SUFFIXES:
-        if key + suffix in fields:
-            return f"; did you mean {key + suffix!r}? (units are part of the key name)"
+    guesses = [key + suffix for suffix in _UNIT_SUFFIXES if key + suffix in fields]
+    if guesses:
+        return f"; did you mean {' or '.join(map(repr, guesses))}? (units are part of the key name)"
     if fields:
         return f"; allowed keys: {', '.join(sorted(fields))}"
     return ""
@@ -220,9 +224,9 @@ class Experiment(_Strict):
         x0 = self.target.radiation_length_cm
         if self.thickness_x0 is None and self.thickness_cm is None:
             raise ValueError("give the target thickness as thickness_x0 or thickness_cm")
-        if self.thickness_x0 is not None and self.thickness_cm is not None:
-            if not np.isclose(self.thickness_x0 * x0, self.thickness_cm, rtol=1e-9):
-                raise ValueError("give only one of thickness_x0 and thickness_cm (they disagree)")
+        both = self.thickness_x0 is not None and self.thickness_cm is not None
+        if both and not np.isclose(self.thickness_x0 * x0, self.thickness_cm, rtol=1e-9):
+            raise ValueError("give only one of thickness_x0 and thickness_cm (they disagree)")
         if not self.x_min < self.x_max:
             raise ValueError(f"x_min ({self.x_min}) must be below x_max ({self.x_max})")
         # fill in the other thickness so both are always available
@@ -323,6 +327,16 @@ class PhysicsOptions(_Strict):
     method: str = "etl"
     inelastic: bool = False
 
+    @field_validator("process", "method")
+    @classmethod
+    def _known(cls, value: str, info) -> str:
+        from mcpdask.physics import integrate
+
+        allowed = integrate.PROCESSES if info.field_name == "process" else integrate.METHODS
+        if value not in allowed:
+            raise ValueError(f"unknown {info.field_name} {value!r}; allowed: {', '.join(allowed)}")
+        return value
+
 
 class VegasSettings(_Strict):
     """VEGAS settings: target relative precision of the total and the evaluation budget."""
@@ -367,6 +381,10 @@ class _ScanConfig(_Strict):
         if len(set(names)) != len(names):
             raise ValueError(f"an experiment is listed twice: {names}")
         return self
+
+
+_MODEL_NAMES = {"Target", "Meson", "Experiment", "_ExperimentRef", "_MassGrid", "_XBins",
+                "PhysicsOptions", "VegasSettings", "_ScanConfig"}
 
 
 @dataclass(frozen=True)
@@ -445,8 +463,12 @@ def load_scan(path: str | Path) -> ScanSpec:
         raise ConfigError(_format_errors(path, exc, _ScanConfig)) from None
     experiments = []
     energies = {}
-    for ref in cfg.experiments:
-        exp = load_experiment(ref.name, search_dirs=(path.parent,))
+    for i, ref in enumerate(cfg.experiments):
+        try:
+            found = find_config(ref.name, search_dirs=(path.parent,))
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: experiments.{i}: {exc}") from None
+        exp = load_experiment(found)
         experiments.append(exp)
         energies[exp.name] = tuple(sorted(set(ref.energies_gev or (exp.energy_gev,))))
     if len({e.name for e in experiments}) != len(experiments):
