@@ -375,6 +375,7 @@ def compatibility_problems(ds: xr.Dataset, spec: ScanSpec) -> list[str]:
         i = stored.index(exp.name)
         for coord, (get, dtype, _units, _ln) in EXPERIMENT_COORDS.items():
             have, want = ds[coord].values[i], get(exp)
+            have = have.item() if hasattr(have, "item") else str(have)
             same = (
                 str(have) == str(want)
                 if dtype == "str"
