@@ -375,24 +375,37 @@ def integrate_x(
     def weight(row):
         return xr.DataArray(rows[..., row, :], dims=(*lo_b.dims, "x"), coords=coords)
 
-    w_full, w_p1, w_p2, ind1, ind2 = (weight(r) for r in range(5))
-    width = xr.DataArray(np.diff(edges), dims="x")
-
+    weights = [weight(r) for r in range(5)]
     f = dsigma_dx.drop_vars("x", errors="ignore")
+    e = xr.zeros_like(f) if dsigma_dx_err is None else dsigma_dx_err.drop_vars("x", errors="ignore")
+    integral, error = xr.apply_ufunc(
+        _integrate_bins,
+        f,
+        e,
+        *weights,
+        kwargs={"width": np.diff(edges)},
+        input_core_dims=[["x"]] * 7,
+        output_core_dims=[[], []],
+        dask="parallelized",
+        output_dtypes=[float, float],
+    )
+    return integral, (None if dsigma_dx_err is None else error)
+
+
+def _integrate_bins(f, e, w_full, w_p1, w_p2, ind1, ind2, *, width):
+    """numpy core of `integrate_x` over the last axis (x): the weighted sums, partial-bin
+    clipping and error, in one pass per cube chunk."""
 
     def dot(w):  # sum_j w_j f_j over the bins where w != 0 (NaN elsewhere is harmless)
-        return xr.where(w != 0, f * w, 0.0).sum("x", skipna=False)
+        return np.where(w != 0, f * w, 0.0).sum(axis=-1)
 
     def clipped_partial(w, indicator):  # 0 <= partial integral <= the whole bin's integral
-        bin_integral = dot(indicator * width)
-        return np.minimum(np.maximum(dot(w), 0.0), np.maximum(bin_integral, 0.0))
+        whole = np.maximum(dot(indicator * width), 0.0)
+        return np.minimum(np.maximum(dot(w), 0.0), whole)
 
     integral = dot(w_full) + clipped_partial(w_p1, ind1) + clipped_partial(w_p2, ind2)
-    error = None
-    if dsigma_dx_err is not None:
-        e = dsigma_dx_err.drop_vars("x", errors="ignore")
-        w_all = w_full + w_p1 + w_p2
-        error = np.sqrt(xr.where(w_all != 0, (e * w_all) ** 2, 0.0).sum("x", skipna=False))
+    w_all = w_full + w_p1 + w_p2
+    error = np.sqrt(np.where(w_all != 0, (e * w_all) ** 2, 0.0).sum(axis=-1))
     return integral, error
 
 
@@ -523,6 +536,15 @@ def _parse_channels(channels, meson_names: list[str]) -> list[str]:
     return out
 
 
+def _exposure(leptons_on_target, exposure):
+    """`exposure` is an alias of `leptons_on_target` (mcpdask.limits(cube, exposure=...))."""
+    if exposure is None:
+        return leptons_on_target
+    if leptons_on_target is not None:
+        raise PhysicsInputError("give either leptons_on_target or its alias exposure, not both")
+    return exposure
+
+
 def _yields_eps1(
     cube: xr.Dataset,
     *,
@@ -537,6 +559,9 @@ def _yields_eps1(
     mesons,
 ) -> xr.Dataset:
     _check_cube(cube)
+    # the per-experiment coordinates are tiny: read them once (xarray.open_zarr leaves them lazy)
+    small = [c for c in cube.coords if c not in cube.indexes and cube[c].dims == ("experiment",)]
+    cube = cube.assign_coords({c: cube[c].load() for c in small})
     names = _experiment_names(cube, experiment)
     edges = _edges(cube)
     sub = _select(cube, names, energy)
@@ -581,6 +606,9 @@ def _yields_eps1(
         f = xr.where(below_pair, 0.0, sub["dsigma_dx"])
         f_err = xr.where(below_pair, 0.0, sub["dsigma_dx_err"])
         integral, integral_err = integrate_x(f, f_err, edges, x_lo, x_hi)
+        if integral.chunks is not None:  # one number per cube chunk: gather them into one block
+            integral = integral.chunk(dict.fromkeys(integral.dims, -1))
+            integral_err = integral_err.chunk(dict.fromkeys(integral_err.dims, -1))
         n_brem = xr.where(ok, factor * integral, np.nan)
         n_brem = xr.where(closed, 0.0, n_brem)
         n_brem_err = xr.where(ok, factor * integral_err, np.nan)
@@ -651,6 +679,7 @@ def signal_yield(
     experiment=None,
     energy=None,
     leptons_on_target=None,
+    exposure=None,
     x_min=None,
     x_max=None,
     thickness_cm=None,
@@ -661,7 +690,7 @@ def signal_yield(
     """Signal yields N_sig (paper Eq. 4 and the meson channel) as a lazy Dataset with `n_signal`
     and `n_signal_err`, dims (experiment, [energy], mass, channel, [exposure, ...]).
 
-    Overrides (`leptons_on_target`, `x_min`, `x_max`, `thickness_cm`, `efficiency`; None: the
+    Overrides (`leptons_on_target` or its alias `exposure`, `x_min`, `x_max`, `thickness_cm`, `efficiency`; None: the
     cube's per-experiment values, efficiency 1 if the cube has none) are scalars,
     {experiment: value} mappings, 1-D sequences (a new dimension: "exposure", "x_cut",
     "thickness", ...) or DataArrays (broadcast lazily). energy None: each experiment's nominal
@@ -671,7 +700,7 @@ def signal_yield(
         cube,
         experiment=experiment,
         energy=energy,
-        leptons_on_target=leptons_on_target,
+        leptons_on_target=_exposure(leptons_on_target, exposure),
         x_min=x_min,
         x_max=x_max,
         thickness_cm=thickness_cm,
@@ -693,6 +722,7 @@ def limits_dataset(
     experiment=None,
     energy=None,
     leptons_on_target=None,
+    exposure=None,
     x_min=None,
     x_max=None,
     thickness_cm=None,
@@ -710,7 +740,7 @@ def limits_dataset(
         cube,
         experiment=experiment,
         energy=energy,
-        leptons_on_target=leptons_on_target,
+        leptons_on_target=_exposure(leptons_on_target, exposure),
         x_min=x_min,
         x_max=x_max,
         thickness_cm=thickness_cm,
@@ -749,6 +779,7 @@ def eps_limits(
     *,
     experiment=None,
     leptons_on_target=None,
+    exposure=None,
     x_min=None,
     thickness_cm=None,
     efficiency=None,
@@ -783,7 +814,7 @@ def eps_limits(
         cube,
         experiment=experiment,
         energy=energy,
-        leptons_on_target=leptons_on_target,
+        leptons_on_target=_exposure(leptons_on_target, exposure),
         x_min=x_min,
         x_max=x_max,
         thickness_cm=thickness_cm,

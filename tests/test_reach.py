@@ -171,6 +171,10 @@ def test_eps_squared_lot_and_thickness_scaling(cube):
     lim = eps_limits(cube, leptons_on_target=[1e12, 1e14, 1e16], channels="brem")
     assert lim.dims == ("experiment", "mass", "channel", "exposure")
     np.testing.assert_allclose(lim.sel(exposure=1e12) / lim.sel(exposure=1e16), 100.0)
+    alias = eps_limits(cube, exposure=[1e12, 1e14, 1e16], channels="brem")  # mcpdask.limits style
+    xr.testing.assert_identical(alias, lim)
+    with pytest.raises(PhysicsInputError, match="not both"):
+        eps_limits(cube, exposure=1e12, leptons_on_target=1e12)
 
 
 def test_energy_selection(cube):
@@ -488,7 +492,7 @@ def test_limits_for_100_exposures_are_lazy_and_read_each_chunk_once(tmp_path, mo
     # the selection needs the nominal-energy point of each experiment: 2 x 6 masses = 12 chunks
     assert len(spectrum_reads) == 2 * MASSES.size
     assert set(spectrum_reads.values()) == {1}, spectrum_reads
-    assert all(n == 1 for n in status_reads.values())
+    assert all(n == 1 for n in status_reads.values()), status_reads
     assert not [k for k in store.reads if k.startswith("status/")]  # status is not re-read
     if not had_integrate:
         assert "mcpdask.physics.integrate" not in set(sys.modules) - before
