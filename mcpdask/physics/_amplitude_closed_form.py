@@ -4,81 +4,188 @@ traces in tests/physics/test_amplitude.py."""
 
 # ruff: noqa
 
+
 def tensor_minus_g(m, mV2, t, pk, pq, kq, pS, kS, SS, s_tilde, u_tilde):
     """-g_{nu nu'} L^{nu nu'}: lepton tensor summed over V polarisations, no spin average."""
     x0 = pS**2
-    x1 = 4*x0
-    x2 = 2*SS
-    x3 = pq**2*x2
-    x4 = SS*t
-    x5 = pk*x4
-    x6 = kq*x2
-    x7 = pq*x6
-    x8 = kS*pS
-    x9 = 2*x8
-    x10 = t*x9
-    x11 = 4*x8
-    x12 = 2*x0
+    x1 = 4 * x0
+    x2 = 2 * SS
+    x3 = pq**2 * x2
+    x4 = SS * t
+    x5 = pk * x4
+    x6 = kq * x2
+    x7 = pq * x6
+    x8 = kS * pS
+    x9 = 2 * x8
+    x10 = t * x9
+    x11 = 4 * x8
+    x12 = 2 * x0
     x13 = m**2
-    x14 = x1*x13
-    x15 = t*x12 - x13*x4 + x14
+    x14 = x1 * x13
+    x15 = t * x12 - x13 * x4 + x14
     x16 = kS**2
-    x17 = SS*mV2
-    x18 = mV2*x12 - pk*x11 + pq*x17
-    x19 = 4*x16
-    x20 = x13*x2
-    return -8*(-mV2*x9 + pk**2*x2 - pk*x17 + pk*x19 + pk*x20 - pk*x6 + pq*x20 - x13*x17 + x13*x19 - x13*x6 - 8*x13*x8 + x14 + x18)/u_tilde**2 - 16*(kq*x9 - pk*pq*x2 - 2*pq*x16 - x10 - x11*x13 + x15 + x18 - x3 + x5 + x7)/(s_tilde*u_tilde) - 8*(-kq*x1 + pk*x1 + pq*x1 + pq*x11 + pq*x4 + x10 + x15 + x3 - x5 - x7)/s_tilde**2
+    x17 = SS * mV2
+    x18 = mV2 * x12 - pk * x11 + pq * x17
+    x19 = 4 * x16
+    x20 = x13 * x2
+    return (
+        -8
+        * (
+            -mV2 * x9
+            + pk**2 * x2
+            - pk * x17
+            + pk * x19
+            + pk * x20
+            - pk * x6
+            + pq * x20
+            - x13 * x17
+            + x13 * x19
+            - x13 * x6
+            - 8 * x13 * x8
+            + x14
+            + x18
+        )
+        / u_tilde**2
+        - 16
+        * (kq * x9 - pk * pq * x2 - 2 * pq * x16 - x10 - x11 * x13 + x15 + x18 - x3 + x5 + x7)
+        / (s_tilde * u_tilde)
+        - 8
+        * (-kq * x1 + pk * x1 + pq * x1 + pq * x11 + pq * x4 + x10 + x15 + x3 - x5 - x7)
+        / s_tilde**2
+    )
 
 
 def tensor_rr(m, mV2, t, pk, pq, kq, pS, kS, SS, s_tilde, u_tilde, rp, rq, rS, rr):
     """r_nu r_nu' L^{nu nu'} for a real vector r with r.k = 0, no spin average."""
-    x0 = SS*rr
-    x1 = t*x0
-    x2 = 2*SS
-    x3 = rr*x2
-    x4 = kq*x3
-    x5 = pk*x1
-    x6 = rp*rq
-    x7 = 4*pq
-    x8 = SS*x7
-    x9 = x6*x8
-    x10 = x2*x6
-    x11 = kS*pS
-    x12 = rr*x11
-    x13 = 2*t
-    x14 = 8*pq
-    x15 = pS*rS
-    x16 = rp*x15
-    x17 = x14*x16
-    x18 = rq*x15
-    x19 = 4*t
-    x20 = x16*x19
+    x0 = SS * rr
+    x1 = t * x0
+    x2 = 2 * SS
+    x3 = rr * x2
+    x4 = kq * x3
+    x5 = pk * x1
+    x6 = rp * rq
+    x7 = 4 * pq
+    x8 = SS * x7
+    x9 = x6 * x8
+    x10 = x2 * x6
+    x11 = kS * pS
+    x12 = rr * x11
+    x13 = 2 * t
+    x14 = 8 * pq
+    x15 = pS * rS
+    x16 = rp * x15
+    x17 = x14 * x16
+    x18 = rq * x15
+    x19 = 4 * t
+    x20 = x16 * x19
     x21 = rq**2
     x22 = rp**2
-    x23 = x2*x22
-    x24 = t*x23
+    x23 = x2 * x22
+    x24 = t * x23
     x25 = pS**2
-    x26 = rr*x25
-    x27 = 4*kq
-    x28 = 4*pk
-    x29 = 2*x26
-    x30 = 8*x25
-    x31 = x22*x30
-    x32 = mV2*x0
-    x33 = pq*x32
-    x34 = 2*x12
-    x35 = kS*rS*rp
-    x36 = 4*mV2
-    x37 = x12*x28
-    x38 = 8*pk
-    x39 = x16*x36
-    x40 = x16*x38
-    x41 = SS*x22
+    x26 = rr * x25
+    x27 = 4 * kq
+    x28 = 4 * pk
+    x29 = 2 * x26
+    x30 = 8 * x25
+    x31 = x22 * x30
+    x32 = mV2 * x0
+    x33 = pq * x32
+    x34 = 2 * x12
+    x35 = kS * rS * rp
+    x36 = 4 * mV2
+    x37 = x12 * x28
+    x38 = 8 * pk
+    x39 = x16 * x36
+    x40 = x16 * x38
+    x41 = SS * x22
     x42 = kS**2
-    x43 = rr*x42
-    x44 = mV2*x29
-    x45 = 8*x22
-    x46 = 2*pq
+    x43 = rr * x42
+    x44 = mV2 * x29
+    x45 = 8 * x22
+    x46 = 2 * pq
     x47 = rS**2
-    x48 = pk*x47
-    return 4*(SS*x28*x6 - mV2*x10 - mV2*x23 - mV2*x34 + pk**2*x3 - pk*x32 - pk*x4 - 16*x11*x22 + x22*x8 - x27*x41 + x28*x41 + x28*x43 + x31 + x33 + x35*x36 - x35*x38 - x37 - x39 + x40 + x42*x45 + x44)/u_tilde**2 - 8*(-kq*x10 - kq*x34 - 2*mV2*x18 + mV2*x46*x47 + pk*pq*x3 + pk*x2*x21 + x11*x45 - 8*x11*x6 + x13*x35 - x13*x48 + x16*x27 - x17 + x18*x28 - x20 + x24 + x30*x6 - x31 - x33 + x35*x7 + x37 + x39 - x40 + x43*x46 - x44 - x48*x7 + x5 + x9)/(s_tilde*u_tilde) + 4*(pq**2*x3 + pq*x1 - pq*x4 + t*x10 + t*x29 + x12*x13 + x12*x7 - x14*x18 + x17 - x18*x19 + x20 + x21*x30 + x21*x8 - x24 - 16*x25*x6 - x26*x27 + x26*x28 + x26*x7 + x31 - x5 - x9)/s_tilde**2
+    x48 = pk * x47
+    return (
+        4
+        * (
+            SS * x28 * x6
+            - mV2 * x10
+            - mV2 * x23
+            - mV2 * x34
+            + pk**2 * x3
+            - pk * x32
+            - pk * x4
+            - 16 * x11 * x22
+            + x22 * x8
+            - x27 * x41
+            + x28 * x41
+            + x28 * x43
+            + x31
+            + x33
+            + x35 * x36
+            - x35 * x38
+            - x37
+            - x39
+            + x40
+            + x42 * x45
+            + x44
+        )
+        / u_tilde**2
+        - 8
+        * (
+            -kq * x10
+            - kq * x34
+            - 2 * mV2 * x18
+            + mV2 * x46 * x47
+            + pk * pq * x3
+            + pk * x2 * x21
+            + x11 * x45
+            - 8 * x11 * x6
+            + x13 * x35
+            - x13 * x48
+            + x16 * x27
+            - x17
+            + x18 * x28
+            - x20
+            + x24
+            + x30 * x6
+            - x31
+            - x33
+            + x35 * x7
+            + x37
+            + x39
+            - x40
+            + x43 * x46
+            - x44
+            - x48 * x7
+            + x5
+            + x9
+        )
+        / (s_tilde * u_tilde)
+        + 4
+        * (
+            pq**2 * x3
+            + pq * x1
+            - pq * x4
+            + t * x10
+            + t * x29
+            + x12 * x13
+            + x12 * x7
+            - x14 * x18
+            + x17
+            - x18 * x19
+            + x20
+            + x21 * x30
+            + x21 * x8
+            - x24
+            - 16 * x25 * x6
+            - x26 * x27
+            + x26 * x28
+            + x26 * x7
+            + x31
+            - x5
+            - x9
+        )
+        / s_tilde**2
+    )

@@ -47,7 +47,8 @@ def squared_amplitude_pair(inv, g2):
     """
     s = inv["mV2"]
     args = _tensor_args(inv)
-    lepton_chi = 4.0 * (0.5 * s * tensor_minus_g(*args) - 2.0 * tensor_rr(
-        *args, inv["rp"], inv["rq"], inv["rS"], inv["rr"]
-    ))
+    lepton_chi = 4.0 * (
+        0.5 * s * tensor_minus_g(*args)
+        - 2.0 * tensor_rr(*args, inv["rp"], inv["rq"], inv["rS"], inv["rr"])
+    )
     return 0.5 * E2**3 * g2 / inv["t"] ** 2 * E2 / s**2 * lepton_chi

@@ -29,5 +29,7 @@ def g2(t, material: Material, inelastic: bool = False):
     if inelastic:
         a_inel2t = (773.0 * material.Z ** (-2.0 / 3.0) / ELECTRON_MASS_GEV) ** 2 * t
         proton = 1.0 + t * (PROTON_MAGNETIC_MOMENT**2 - 1.0) / (4.0 * PROTON_MASS_GEV**2)
-        value = value + material.Z * (a_inel2t / (1.0 + a_inel2t)) ** 2 * proton / (1.0 + t / 0.71) ** 4
+        value = (
+            value + material.Z * (a_inel2t / (1.0 + a_inel2t)) ** 2 * proton / (1.0 + t / 0.71) ** 4
+        )
     return value

@@ -5,7 +5,8 @@ Methods:
   etl-direct  exact tree level, direct 2 -> 4 over the four-body phase space (7 dims)
   ww, iww     Weizsacker-Williams approximations of dsigma_V/dx convolved with rho(s)
 One vegas run gives the total over [x_min, x_max] and dsigma/dx in x bins (shared adaptive grid);
-the grid adapts to the total, which is the first component of the integrand.
+the grid adapts to the integral over the whole x domain (bins and cut), the integrand's first
+component, so that bins outside the experiment's cut are sampled too.
 """
 
 import math
@@ -46,10 +47,14 @@ class VegasSettings:
 
     precision: float = 0.01
     max_evals: int = 5_000_000
-    neval: int = 40_000
-    warmup_iterations: int = 6
+    neval: int = 10_000
+    warmup_iterations: int = 5
     min_iterations: int = 3
     alpha: float = 0.5
+
+
+SMOOTH_VEGAS = VegasSettings(neval=2_000, warmup_iterations=4)
+"""For the 2-dimensional WW/IWW integrands (x, s), smooth and costly per point (chi quadrature)."""
 
 
 @dataclass(frozen=True)
@@ -105,7 +110,9 @@ def _check_inputs(lepton, energy_gev, mass_gev, x_min, x_max, process, method, p
     if not (np.isfinite(mass_gev) and mass_gev > 0):
         raise PhysicsInputError(f"mass {mass_gev!r} GeV must be finite and > 0")
     if not (0 <= x_min < x_max <= 1):
-        raise PhysicsInputError(f"need 0 <= x_min < x_max <= 1, got x_min={x_min!r}, x_max={x_max!r}")
+        raise PhysicsInputError(
+            f"need 0 <= x_min < x_max <= 1, got x_min={x_min!r}, x_max={x_max!r}"
+        )
     if not (0 < precision < 1):
         raise PhysicsInputError(f"precision {precision!r} must be in (0, 1) (relative, e.g. 0.01)")
     available = min(x_max, 1.0 - m_lepton / energy_gev) * energy_gev
@@ -124,22 +131,33 @@ def _point_function(method, process, m_lepton, material: Material, energy, mass,
     M = material.nucleus_mass_gev
 
     def emission(x, mV2, u):
-        inv, weight, k_lab = kinematics.emission(energy, m_lepton, M, x, mV2, u[:, 0], u[:, 1], u[:, 2])
+        inv, weight, k_lab = kinematics.emission(
+            energy, m_lepton, M, x, mV2, u[:, 0], u[:, 1], u[:, 2]
+        )
         return inv, weight, k_lab, g2(inv["t"], material, inelastic)
 
     if method in ("ww", "iww"):
         from mcpdask.physics import ww
 
         def vector_ww(x, mV2):
-            return ww.dsigma_dx(method, _lepton_name(m_lepton), material, energy, np.sqrt(mV2), x,
-                                inelastic=inelastic)
+            return ww.dsigma_dx(
+                method,
+                _lepton_name(m_lepton),
+                material,
+                energy,
+                np.sqrt(mV2),
+                x,
+                inelastic=inelastic,
+            )
 
     if process == "vector":
         mV2 = mass**2
         if method == "etl":
+
             def f(x, u):
                 inv, weight, _, g = emission(x, mV2, u)
                 return np.where(weight > 0, squared_amplitude_vector(inv, g) * weight, 0.0)
+
             return f, 3
         return (lambda x, u: vector_ww(x, mV2)), 0
 
@@ -150,24 +168,29 @@ def _point_function(method, process, m_lepton, material: Material, energy, mass,
         return s, s * log_s
 
     if method == "etl":
+
         def f(x, u):
             s, ds_du = pair_mass_squared(x, u[:, 0])
             inv, weight, _, g = emission(x, s, u[:, 1:])
             value = squared_amplitude_vector(inv, g) * weight * pair_spectral_density(s, mass)
             return np.where(weight > 0, value * ds_du, 0.0)
+
         return f, 4
     if method == "etl-direct":
+
         def f(x, u):
             s, ds_du = pair_mass_squared(x, u[:, 0])
             inv, weight, k_lab, g = emission(x, s, u[:, 1:4])
             inv, decay_weight = kinematics.pair_decay(inv, energy, M, k_lab, mass, u[:, 4], u[:, 5])
             value = squared_amplitude_pair(inv, g) * weight * decay_weight / (2.0 * np.pi)
             return np.where(weight > 0, value * ds_du, 0.0)
+
         return f, 6
 
     def f(x, u):
         s, ds_du = pair_mass_squared(x, u[:, 0])
         return vector_ww(x, s) * pair_spectral_density(s, mass) * ds_du
+
     return f, 1
 
 
@@ -204,31 +227,49 @@ def cross_section(
     material = get_material(target)
     m_lepton = _check_inputs(lepton, energy_gev, mass_gev, x_min, x_max, process, method, precision)
     edges = np.linspace(x_min, x_max, 21) if x_edges is None else np.asarray(x_edges, dtype=float)
-    if edges.ndim != 1 or len(edges) < 2 or np.any(np.diff(edges) <= 0) or edges[0] < 0 or edges[-1] > 1:
+    if (
+        edges.ndim != 1
+        or len(edges) < 2
+        or np.any(np.diff(edges) <= 0)
+        or edges[0] < 0
+        or edges[-1] > 1
+    ):
         raise PhysicsInputError("x_edges must be increasing values in [0, 1], at least two of them")
-    settings = vegas_settings or VegasSettings()
-    settings = VegasSettings(**{**asdict(settings), "precision": precision,
-                                **({"max_evals": int(max_evals)} if max_evals else {})})
+    settings = vegas_settings or (SMOOTH_VEGAS if method in ("ww", "iww") else VegasSettings())
+    settings = VegasSettings(
+        **{
+            **asdict(settings),
+            "precision": precision,
+            **({"max_evals": int(max_evals)} if max_evals else {}),
+        }
+    )
     threshold_x = (2.0 * mass_gev if process == "mcp" else mass_gev) / energy_gev
     x_lo = max(min(edges[0], x_min), threshold_x)
     x_hi = min(max(edges[-1], x_max), 1.0 - m_lepton / energy_gev)
-    point, ndim = _point_function(method, process, m_lepton, material, energy_gev, mass_gev, inelastic)
+    point, ndim = _point_function(
+        method, process, m_lepton, material, energy_gev, mass_gev, inelastic
+    )
     widths = np.diff(edges)
 
-    @vegas.lbatchintegrand
-    def integrand(u):
+    def evaluate(u):
+        """(x, integrand over the whole x domain) at points u of the unit cube."""
         x = x_lo + (x_hi - x_lo) * u[:, 0]
-        value = point(x, u[:, 1:]) * (x_hi - x_lo) * GEV2_TO_PB
-        out = np.empty((len(x), len(edges)))
-        out[:, 0] = np.where((x >= x_min) & (x <= x_max), value, 0.0)
+        return x, point(x, u[:, 1:]) * (x_hi - x_lo) * GEV2_TO_PB
+
+    def components(x):
+        """For each point, its (cut, bin) membership: the x-dependent factors of each output."""
+        in_cut = (x >= x_min) & (x <= x_max)
         bin_index = np.searchsorted(edges, x, side="right") - 1
         in_bins = (bin_index >= 0) & (bin_index < len(widths))
-        out[:, 1:] = 0.0
-        rows = np.nonzero(in_bins)[0]
-        out[rows, 1 + bin_index[rows]] = value[rows] / widths[bin_index[rows]]
-        return out
+        return in_cut, np.where(in_bins, bin_index, -1)
 
-    mean, sdev, chi2_dof, q_value, n_eval, status = _run_vegas(integrand, 1 + ndim, settings, seed)
+    mean, sdev, chi2_dof, q_value, n_eval, status = _run_vegas(
+        evaluate, components, 1 + ndim, widths, settings, seed
+    )
+    unreachable = np.concatenate(
+        [[x_hi <= x_min or x_lo >= x_max], (edges[1:] <= x_lo) | (edges[:-1] >= x_hi)]
+    )
+    mean, sdev = np.where(unreachable, 0.0, mean), np.where(unreachable, 0.0, sdev)
     return CrossSectionResult(
         lepton=lepton, target=material.name, energy_gev=float(energy_gev), mass_gev=float(mass_gev),
         x_min=float(x_min), x_max=float(x_max), process=process, method=method, seed=int(seed),
@@ -238,47 +279,83 @@ def cross_section(
     )  # fmt: skip
 
 
-def _run_vegas(integrand, ndim, settings: VegasSettings, seed: int):
-    """Warm up, then average production iterations (inverse-variance weights per component)
-    until the total's relative error reaches the precision or the evaluation budget is spent."""
+def _stratified_sums(values, hcube, n_hcube):
+    """Per-iteration integral and variance with vegas' stratified estimator: points of one
+    hypercube are averaged, hypercube variances add."""
+    n_per = np.bincount(hcube, minlength=n_hcube)
+    sum1 = np.bincount(hcube, weights=values, minlength=n_hcube)
+    sum2 = np.bincount(hcube, weights=values * values, minlength=n_hcube)
+    filled = n_per > 1
+    var = (n_per[filled] * sum2[filled] - sum1[filled] ** 2) / (n_per[filled] - 1)
+    return sum1.sum(), max(var.sum(), 0.0)
+
+
+def _one_iteration(integrator, evaluate, components, widths):
+    """One production iteration on a frozen grid: estimates of [cut total, bins...] and variances."""
+    xs, values, hcubes = [], [], []
+    for u, wgt, hcube in integrator.random_batch(yield_hcube=True):
+        x, f = evaluate(u)
+        xs.append(x), values.append(wgt * f), hcubes.append(hcube)
+    x, value, hcube = np.concatenate(xs), np.concatenate(values), np.concatenate(hcubes)
+    n_hcube = int(hcube.max()) + 1
+    in_cut, bin_index = components(x)
+    estimates = [_stratified_sums(np.where(in_cut, value, 0.0), hcube, n_hcube)]
+    # all bins at once: a (hypercube, bin) index; points outside every bin go to an extra slot
+    n_bins = len(widths)
+    slot = np.where(bin_index >= 0, bin_index, n_bins)
+    key = hcube * (n_bins + 1) + slot
+    size = n_hcube * (n_bins + 1)
+    n_per = np.bincount(hcube, minlength=n_hcube)[:, None]
+    sum1 = np.bincount(key, weights=value, minlength=size).reshape(n_hcube, n_bins + 1)[:, :n_bins]
+    sum2 = np.bincount(key, weights=value**2, minlength=size).reshape(n_hcube, n_bins + 1)[
+        :, :n_bins
+    ]
+    filled = (n_per > 1)[:, 0]
+    var = (n_per[filled] * sum2[filled] - sum1[filled] ** 2) / (n_per[filled] - 1)
+    means = np.concatenate([[estimates[0][0]], sum1.sum(axis=0) / widths])
+    variances = np.concatenate([[estimates[0][1]], np.maximum(var.sum(axis=0), 0.0) / widths**2])
+    return means, variances, len(x)
+
+
+def _run_vegas(evaluate, components, ndim, widths, settings: VegasSettings, seed: int):
+    """Train the vegas grid on the integral over the whole x domain (so every bin is sampled),
+    then freeze it and average equal production iterations until the cut total reaches the
+    precision or the evaluation budget is spent. Returns means and errors of [cut total, bins],
+    chi2/dof and Q of the cut total across iterations, evaluations and status."""
     rng = np.random.default_rng(seed)
     integrator = vegas.Integrator(
         ndim * [[0.0, 1.0]], ran_array_generator=rng.random, alpha=settings.alpha, nhcube_batch=5000
     )
-    neval = settings.neval
+    whole_domain = vegas.lbatchintegrand(lambda u: evaluate(u)[1])
     n_eval = 0
     for _ in range(settings.warmup_iterations):
-        integrator(integrand, nitn=1, neval=neval)
+        integrator(whole_domain, nitn=1, neval=settings.neval)
         n_eval += integrator.last_neval
-    weights_sum, weighted_means, means, variances = 0.0, 0.0, [], []
+    means, variances = [], []
     status = "budget_exhausted"
     while n_eval < settings.max_evals:
-        result = integrator(integrand, nitn=1, neval=neval)
-        n_eval += integrator.last_neval
-        import gvar
-
-        m, v = gvar.mean(result), gvar.var(result)
+        m, v, n = _one_iteration(integrator, evaluate, components, widths)
         means.append(m), variances.append(v)
-        w = np.where(v > 0, 1.0 / np.where(v > 0, v, 1.0), 0.0)
-        weights_sum, weighted_means = weights_sum + w, weighted_means + w * m
+        n_eval += n
         if len(means) < settings.min_iterations:
             continue
-        total = weighted_means[0] / weights_sum[0] if weights_sum[0] > 0 else 0.0
-        total_err = math.sqrt(1.0 / weights_sum[0]) if weights_sum[0] > 0 else 0.0
-        if total == 0.0 and total_err == 0.0:
+        total, total_var = (
+            np.mean(np.array(means)[:, 0]),
+            np.sum(np.array(variances)[:, 0]) / len(means) ** 2,
+        )
+        if total == 0.0 and total_var == 0.0:
             status = "below_threshold"
             break
-        if total_err <= settings.precision * abs(total):
+        if math.sqrt(total_var) <= settings.precision * abs(total):
             status = "converged"
             break
-        if len(means) % 4 == 0:
-            neval *= 2
-    safe_weights = np.where(weights_sum > 0, weights_sum, 1.0)
-    mean = np.where(weights_sum > 0, weighted_means / safe_weights, np.array(means).mean(axis=0))
-    sdev = np.where(weights_sum > 0, np.sqrt(1.0 / safe_weights), 0.0)
-    dof = len(means) - 1
-    chi2 = float(np.sum((np.array(means)[:, 0] - mean[0]) ** 2 / np.where(
-        np.array(variances)[:, 0] > 0, np.array(variances)[:, 0], np.inf)))
+    means, variances = np.array(means), np.array(variances)
+    n_itn = len(means)
+    mean = means.mean(axis=0)
+    sdev = np.sqrt(variances.sum(axis=0)) / n_itn
+    spread = variances[:, 0]
+    chi2 = float(np.sum((means[:, 0] - mean[0]) ** 2 / np.where(spread > 0, spread, np.inf)))
+    dof = n_itn - 1
     chi2_dof = chi2 / dof if dof > 0 else 0.0
     q_value = float(chi2_distribution.sf(chi2, dof)) if dof > 0 else 1.0
     return mean, sdev, chi2_dof, q_value, n_eval, status

@@ -20,7 +20,9 @@ TWO_PI = 2.0 * np.pi
 
 def xi_range(energy, p_abs, m2, e_k, k_abs, mV2):
     """xi = 2 p.k - m_V^2 at theta_k = 0 and at theta_k = pi, without cancellations."""
-    e_minus_pk_collinear = (energy**2 * mV2 + m2 * e_k**2 - m2 * mV2) / (energy * e_k + p_abs * k_abs)
+    e_minus_pk_collinear = (energy**2 * mV2 + m2 * e_k**2 - m2 * mV2) / (
+        energy * e_k + p_abs * k_abs
+    )
     xi_lo = 2.0 * e_minus_pk_collinear - mV2
     return xi_lo, xi_lo + 4.0 * p_abs * k_abs
 
@@ -58,7 +60,8 @@ def emission(energy, m, M, x, mV2, u_angle, u_t, u_phi):
     valid &= (disc > 0) & (w0 > m)
     sqrt_disc = np.sqrt(np.where(valid, disc, 1.0))
     t_lo = 2.0 * xi**2 / (-quad_b + sqrt_disc)
-    t_hi = xi**2 / (quad_a * t_lo)
+    # The quadratic also admits a recoil lepton of negative energy: E' = W0 - t/(2M) >= m.
+    t_hi = np.minimum(xi**2 / (quad_a * t_lo), 2.0 * M * (w0 - m))
     valid &= t_hi > t_lo
     t_lo = np.where(valid, t_lo, 1.0)
     log_t = np.log(np.where(valid, t_hi / t_lo, 1.0))
@@ -116,7 +119,9 @@ def pair_decay(inv, energy, M, k_lab, m_chi, u_cos, u_phi):
     p_abs = np.sqrt(energy**2 - inv["m"] ** 2)
     m2 = inv["m"] ** 2
     k_e_minus_e_p = (e_k**2 * m2 - s * energy**2) / (k_abs * energy + e_k * p_abs)
-    rp = (along * (k_e_minus_e_p + e_k * p_abs * one_minus_cos) / sqrt_s) + across * p_abs * sin_theta
+    rp = (
+        along * (k_e_minus_e_p + e_k * p_abs * one_minus_cos) / sqrt_s
+    ) + across * p_abs * sin_theta
     q0, q_x, q_y, q_z = inv["q"]
     rq = r0 * q0 - r_x * q_x - r_y * q_y - r_z * q_z
     inv = dict(inv, rp=rp, rq=rq, rS=2.0 * M * r0 + rq, rr=-(r_star**2))

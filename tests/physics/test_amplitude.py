@@ -67,9 +67,7 @@ def numeric_trace(a_matrix, b_matrix, p, k, q, S, m):
     p_out = p - k - q
     O_a = lepton_operator(a_matrix, p, k, q, S, m)
     O_b = lepton_operator(b_matrix, p, k, q, S, m)
-    return np.trace(
-        (slash(p_out) + m * IDENTITY) @ O_a @ (slash(p) + m * IDENTITY) @ bar(O_b)
-    ).real
+    return np.trace((slash(p_out) + m * IDENTITY) @ O_a @ (slash(p) + m * IDENTITY) @ bar(O_b)).real
 
 
 @pytest.mark.parametrize("m, m_v", [(0.000511, 0.03), (0.10566, 0.2), (0.10566, 1e-3)])
@@ -95,7 +93,10 @@ def test_closed_form_rr_equals_numeric_dirac_trace():
         r = r - mdot(r, k) / mdot(k, k) * k  # r.k = 0, as for r = (k1 - k2)/2
         brute = numeric_trace(slash(r), slash(r), p, k, q, S, m)
         closed = tensor_rr(
-            *closed_form_args(p, k, P, P_out, m, m_v), mdot(r, p), mdot(r, q), mdot(r, S),
+            *closed_form_args(p, k, P, P_out, m, m_v),
+            mdot(r, p),
+            mdot(r, q),
+            mdot(r, S),
             mdot(r, r),
         )
         assert closed == pytest.approx(brute, rel=1e-10)
@@ -104,7 +105,7 @@ def test_closed_form_rr_equals_numeric_dirac_trace():
 def dirac_spinors(p, m):
     """u(p, s) for both spins (Dirac representation)."""
     E, p3 = p[0], p[1:]
-    sigma_p = sum(s * c for s, c in zip(SIGMA, p3))
+    sigma_p = sum(s * c for s, c in zip(SIGMA, p3, strict=False))
     out = []
     for chi in (np.array([1, 0], complex), np.array([0, 1], complex)):
         out.append(np.sqrt(E + m) * np.concatenate([chi, sigma_p @ chi / (E + m)]))
@@ -125,7 +126,11 @@ def test_lepton_current_is_conserved_with_both_diagrams():
             ubar = u_out.conj() @ GAMMA[0]
             full = [ubar @ lepton_operator(GAMMA[n], p, k, q, S, m) @ u_in for n in range(4)]
             one = [
-                ubar @ GAMMA[n] @ (slash(p_out + k) + m * IDENTITY) @ slash(S) @ u_in
+                ubar
+                @ GAMMA[n]
+                @ (slash(p_out + k) + m * IDENTITY)
+                @ slash(S)
+                @ u_in
                 / (mdot(p_out + k, p_out + k) - m**2)
                 for n in range(4)
             ]

@@ -68,7 +68,7 @@ def test_flux_matches_adaptive_quadrature(inelastic):
     t_mins = np.array([0.0, 1e-16, 1e-11, 1e-9, 1e-6, 1e-3])
     got = ww.photon_flux_chi(PB, t_mins, t_max, inelastic=inelastic)
     assert got.shape == t_mins.shape
-    for tm, g in zip(t_mins, got):
+    for tm, g in zip(t_mins, got, strict=False):
         assert g == pytest.approx(_chi_quad(PB, tm, t_max, inelastic), rel=1e-6)
 
 
@@ -129,7 +129,7 @@ def test_massless_limit_x_shape_is_tsai():
     m_V = 1e-5 is still a 3 per cent effect at x = 0.1 (not yet the massless limit)."""
     xs = np.array([0.1, 0.3, 0.5, 0.7, 0.9])
     iww = ww.dsigma_dx("iww", "e", "Pb", 100.0, 1e-6, xs)
-    ratio = [i / _tsai_complete_screening(82, x, leading_log_only=True)[0] for i, x in zip(iww, xs)]
+    ratio = [i / _tsai_complete_screening(82, x, leading_log_only=True)[0] for i, x in zip(iww, xs, strict=False)]
     assert np.ptp(ratio) / np.mean(ratio) < 1e-2
 
 
