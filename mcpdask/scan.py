@@ -208,8 +208,8 @@ class ScanReport:
 
 
 def default_store(spec: ScanSpec) -> Path:
-    """Where a scan writes without --store: ./<scan name>.zarr."""
-    return Path.cwd() / f"{spec.name}.zarr"
+    """Where a scan writes without --store: ./mcpdask-store/<scan name>.zarr."""
+    return Path.cwd() / "mcpdask-store" / f"{spec.name}.zarr"
 
 
 def scan(
@@ -225,14 +225,18 @@ def scan(
 ) -> ScanReport:
     """Run a scan into a Zarr cube and return a ScanReport.
 
-    config: a scan YAML path or a ScanSpec. store: the cube's path (default ./<name>.zarr).
+    config: a scan YAML path or a ScanSpec. store: the cube's path (default
+    ./mcpdask-store/<name>.zarr).
     client: a dask.distributed Client; without one, a LocalCluster with `n_workers` (default: one
     per core) single-threaded worker processes is started and closed. Only points missing from
     the store are computed (and failed ones with retry_failed). `point_function` replaces the
     physics (for testing the machinery); it must be a pure function of a PointTask.
     """
     spec = config if isinstance(config, ScanSpec) else load_scan(config)
-    store = Path(store) if store is not None else default_store(spec)
+    if store is None:
+        store = default_store(spec)
+        store.parent.mkdir(parents=True, exist_ok=True)
+    store = Path(store)
     log = log or (lambda msg: None)
     point_function = point_function or compute_point
 

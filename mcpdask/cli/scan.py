@@ -19,7 +19,7 @@ def register(subparsers) -> None:
     )
     p.add_argument("config", type=Path, help="scan YAML, e.g. configs/quick.yaml")
     p.add_argument("--store", type=Path, default=None,
-                   help="Zarr store of the cube (default: ./<scan name>.zarr)")
+                   help="Zarr store of the cube (default: ./mcpdask-store/<scan name>.zarr)")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--scheduler", metavar="ADDRESS", default=None,
                        help="address of a running Dask scheduler, e.g. tcp://host:8786")
@@ -45,8 +45,9 @@ def run(args: argparse.Namespace) -> int:
             "workers yourself and pass --scheduler ADDRESS"
         )
     spec = load_scan(args.config)
-    store = args.store if args.store is not None else default_store(spec)
-    print(f"mcpdask scan: {spec.name} ({len(spec.points())} points) -> {store}", flush=True)
+    store = args.store
+    where = store if store is not None else default_store(spec)
+    print(f"mcpdask scan: {spec.name} ({len(spec.points())} points) -> {where}", flush=True)
     client = None
     if args.scheduler is not None:
         if args.workers is not None:
