@@ -913,7 +913,7 @@ def read_reference_curve(path: str | Path) -> ReferenceCurve:
     if not rows or [h.strip() for h in rows[0].split(",")] != ["mass_GeV", "eps"]:
         raise PhysicsInputError(f"reference curve {str(path)!r}: expected a header 'mass_GeV,eps'")
     mass, eps = [], []
-    for k, row in enumerate(rows[1:], start=2):
+    for row in rows[1:]:
         try:
             m_str, e_str = row.split(",")
             m_val, e_val = float(m_str), float(e_str)
@@ -966,7 +966,7 @@ class ReachWindow:
     def describe(self, label: str) -> str:
         text = (
             f"{label} probes new ground for {_fmt_mass(self.mass_min_gev)} < m < "
-            f"{_fmt_mass(self.mass_max_gev)}, eps down to {self.eps_min:.2g}"
+            f"{_fmt_mass(self.mass_max_gev)}, eps down to {_fmt_eps(self.eps_min)}"
         )
         edges = [
             s for s, flag in (("lowest", self.open_below), ("highest", self.open_above)) if flag
@@ -974,6 +974,17 @@ class ReachWindow:
         if edges:
             text += f" (window reaches the {' and '.join(edges)} scanned mass)"
         return text
+
+
+def _fmt_eps(eps: float) -> str:
+    """1.2e-4 style (two significant figures, short exponent)."""
+    if not math.isfinite(eps) or eps <= 0:
+        return str(eps)
+    exponent = math.floor(math.log10(eps))
+    mantissa = round(eps / 10**exponent, 1)
+    if mantissa >= 10:
+        mantissa, exponent = mantissa / 10, exponent + 1
+    return f"{mantissa:.1f}e{exponent}"
 
 
 def _fmt_mass(m_gev: float) -> str:

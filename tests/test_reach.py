@@ -536,7 +536,7 @@ def test_reach_window_edges_and_eps_range():
     assert window.eps_min == pytest.approx(1e-4)
     assert window.eps_max == pytest.approx(1e-3)
     assert window.describe("na64mu (brem)") == (
-        "na64mu (brem) probes new ground for 3.16 MeV < m < 316 MeV, eps down to 0.0001"
+        "na64mu (brem) probes new ground for 3.16 MeV < m < 316 MeV, eps down to 1.0e-4"
     )
     assert reach_window(lim * 100, ref) == []
 
@@ -613,5 +613,5 @@ def test_cli_reach(tmp_path, capsys):
         ["reach", str(path), "--reference", str(ref), "--channels", "brem"], capsys
     )
     assert code == 0, err
-    assert "na64mu (brem) probes new ground for 10 MeV < m < 400 MeV, eps down to 0.18" in out
+    assert "na64mu (brem) probes new ground for 10 MeV < m < 400 MeV, eps down to 1.8e-1" in out
     assert "(window reaches the lowest and highest scanned mass)" in out

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 
+import numpy as np
+
 from mcpdask.cli.limits import add_common_arguments, compute_limits, shown_channels
 
 
@@ -20,6 +22,9 @@ def run(args) -> int:
         for channel in shown_channels(ds, name, args.channels):
             curve = ds["eps_limit"].sel(experiment=name, channel=channel)
             label = f"{name} ({channel})"
+            if np.isposinf(curve.values).all():
+                print(f"{label} has no signal at any scanned mass")
+                continue
             windows = reach_window(curve, references)
             if not windows:
                 print(f"{label} does not beat the reference at any scanned mass")
