@@ -215,7 +215,10 @@ def _per_experiment(value, default: xr.DataArray, what: str, new_dim: str) -> xr
         for key, v in value.items():
             if key not in names:
                 raise PhysicsInputError(f"{what}: unknown experiment {key!r}; selected are {names}")
-            out.loc[{"experiment": key}] = float(v)
+            try:
+                out.loc[{"experiment": key}] = float(v)
+            except (TypeError, ValueError):
+                raise PhysicsInputError(f"{what} for {key!r}: not a number: {v!r}") from None
         return out
     if isinstance(value, xr.DataArray):
         return value
@@ -636,16 +639,18 @@ def _yields_eps1(
                     thick_x0.sel(sel) if "experiment" in thick_x0.dims else thick_x0,
                 )
                 e = eff.sel(sel) if "experiment" in eff.dims else eff
-                n_sig = n_v * e * branching_ratio_chichi_per_eps2(mass, spec)
-            parts.append(n_sig.expand_dims(experiment=[name]))
+                nominal_only = at_nominal.sel(sel) if "experiment" in at_nominal.dims else 1.0
+                n_sig = n_v * e * branching_ratio_chichi_per_eps2(mass, spec) * nominal_only
+            parts.append(
+                n_sig.drop_vars("experiment", errors="ignore").expand_dims(experiment=[name])
+            )
         n_meson = xr.concat(parts, dim="experiment", coords="minimal", compat="override")
-        n_meson = n_meson * at_nominal
         per_meson[mname] = n_meson
         results[mname] = (n_meson, xr.zeros_like(n_meson))
     if meson_names:
         total = sum(per_meson.values())
     else:
-        total = xr.zeros_like(mass, dtype=float) * at_nominal
+        total = xr.zeros_like(mass, dtype=float)
     results[CHANNEL_MESON] = (total, xr.zeros_like(total))
     if CHANNEL_COMBINED in chans:
         n_brem, n_brem_err = results[CHANNEL_BREM]
@@ -690,9 +695,9 @@ def signal_yield(
     """Signal yields N_sig (paper Eq. 4 and the meson channel) as a lazy Dataset with `n_signal`
     and `n_signal_err`, dims (experiment, [energy], mass, channel, [exposure, ...]).
 
-    Overrides (`leptons_on_target` or its alias `exposure`, `x_min`, `x_max`, `thickness_cm`, `efficiency`; None: the
-    cube's per-experiment values, efficiency 1 if the cube has none) are scalars,
-    {experiment: value} mappings, 1-D sequences (a new dimension: "exposure", "x_cut",
+    Overrides (`leptons_on_target` or its alias `exposure`, `x_min`, `x_max`, `thickness_cm`,
+    `efficiency`; None: the cube's per-experiment values, efficiency 1 if the cube has none) are
+    scalars, {experiment: value} mappings, 1-D sequences (a new dimension: "exposure", "x_cut",
     "thickness", ...) or DataArrays (broadcast lazily). energy None: each experiment's nominal
     beam energy; a number; or "all" (keep the energy dimension).
     """

@@ -350,6 +350,9 @@ def test_meson_channel_only_at_nominal_energy(cube):
     lim = eps_limits(cube, experiment="ldmx", energy="all", channels="rho")
     assert np.isnan(lim.sel(energy=160.0)).all()
     assert np.isfinite(lim.sel(energy=8.0, mass=0.25)).all()
+    # an experiment without mesons has no meson signal at any energy (inf, not unknown)
+    na64 = eps_limits(cube, experiment="na64mu", energy="all", channels="meson")
+    assert np.isposinf(na64).all()
 
 
 def test_meson_only_channels_do_not_warn_about_brem_points():
