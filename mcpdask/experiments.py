@@ -426,9 +426,7 @@ class ScanSpec:
         """A copy with some fields changed (e.g. more masses), validated again."""
         from dataclasses import replace
 
-        new = replace(self, **changes)
-        new.__post_init__()
-        return new
+        return replace(self, **changes)
 
     def __post_init__(self):
         masses = np.asarray(self.masses_gev, dtype=float)

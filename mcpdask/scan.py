@@ -251,8 +251,40 @@ def scan(
             raise StoreError(f"{store}: parent directory {store.parent} does not exist")
         created = True
     tasks = {(t.experiment, t.energy_gev, t.mass_gev): t for t in _tasks(spec)}
+    if not created and not any(_cube.missing_coordinates(ds, spec).values()):
+        todo = _todo(_cube.PointWriter(store), tasks, retry_failed)
+        if not todo:  # nothing to do: no cluster, no write
+            log(f"all {len(tasks)} points of {spec.name!r} are already in {store}; "
+                "nothing to compute")
+            return ScanReport(store=store, scan=spec.name, n_points=len(tasks),
+                              n_already_done=len(tasks), n_submitted=0)
 
-    # 2. create or extend
+    # 2. create or extend (a LocalCluster of our own starts first: its workers import the
+    #    physics while the store is prepared)
+    own_cluster = None
+    if client is not None:
+        check_client(client)
+    else:
+        client, own_cluster = _local_client(n_workers)
+        log(f"started a LocalCluster with {len(client.scheduler_info()['workers'])} workers")
+    try:
+        return _prepare_and_run(spec, store, client, created, tasks, retry_failed, point_function,
+                                progress, log)
+    finally:
+        if own_cluster is not None:
+            client.close()
+            own_cluster.close()
+
+
+async def _warm_up() -> None:
+    """Import the physics on a worker ahead of its first point (a coroutine: run without wait)."""
+    import mcpdask.physics.integrate  # noqa: F401
+
+
+def _prepare_and_run(spec, store, client, created, tasks, retry_failed, point_function,
+                     progress, log) -> ScanReport:
+    if point_function is compute_point:
+        client.run(_warm_up, wait=False)
     if created:
         _cube.create_cube(store, spec)
         added = {}
@@ -263,12 +295,7 @@ def scan(
             log(f"extended cube {store}: " + ", ".join(
                 f"{len(v)} new {k}" for k, v in added.items() if v))
     writer = _cube.PointWriter(store)
-    status = writer.status()
-    todo = []
-    for point, task in tasks.items():
-        s = status[writer.index(*point)]
-        if s == _cube.MISSING or (retry_failed and s == _cube.FAILED):
-            todo.append(task)
+    todo = _todo(writer, tasks, retry_failed)
     report = ScanReport(store=store, scan=spec.name, n_points=len(tasks),
                         n_already_done=len(tasks) - len(todo), n_submitted=len(todo),
                         created=created, added=added)
@@ -281,21 +308,23 @@ def scan(
     })
 
     # 3. compute, writing each point as it finishes
-    own_cluster = None
-    if client is not None:
-        check_client(client)
-    else:
-        client, own_cluster = _local_client(n_workers)
-        log(f"started a LocalCluster with {len(client.scheduler_info()['workers'])} workers")
     start = time.perf_counter()
     try:
         _run(client, todo, writer, report, point_function, progress, spec.name)
     finally:
         report.wall_s = time.perf_counter() - start
-        if own_cluster is not None:
-            client.close()
-            own_cluster.close()
     return report
+
+
+def _todo(writer: _cube.PointWriter, tasks: dict, retry_failed: bool) -> list[PointTask]:
+    """The tasks whose points are missing from the store (or failed, with retry_failed)."""
+    status = writer.status()
+    todo = []
+    for point, task in tasks.items():
+        s = status[writer.index(*point)]
+        if s == _cube.MISSING or (retry_failed and s == _cube.FAILED):
+            todo.append(task)
+    return todo
 
 
 def _tasks(spec: ScanSpec) -> list[PointTask]:
