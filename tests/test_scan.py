@@ -41,7 +41,7 @@ def checksum(path: Path) -> str:
 @pytest.fixture(scope="module")
 def client2():
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+                      dashboard_address=":0") as cluster, Client(cluster) as client:
         yield client
 
 
@@ -98,7 +98,7 @@ def test_quick_scan_cube_schema_units_provenance_and_precision(quick_store):
 def test_one_worker_gives_identical_numbers(quick_store, tmp_path):
     store = tmp_path / "one.zarr"
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+                      dashboard_address=":0") as cluster, Client(cluster) as client:
         mcpdask.scan(QUICK, store, client, progress=False)
     one, two = mcpdask.open_cube(store).compute(), mcpdask.open_cube(quick_store).compute()
     for name in NUMBERS:
@@ -278,7 +278,7 @@ def _fake(task):
 
 def test_lost_point_stays_missing_and_is_retried(tmp_path):
     store = tmp_path / "flaky.zarr"
-    with LocalCluster(n_workers=2, processes=False, dashboard_address=None) as cluster, \
+    with LocalCluster(n_workers=2, processes=False, dashboard_address=":0") as cluster, \
             Client(cluster) as client:
         report = mcpdask.scan(QUICK, store, client, progress=False, point_function=_flaky)
         assert report.n_lost == 2 and report.n_written == 4
