@@ -5,6 +5,9 @@ The public API is imported lazily, so `import mcpdask` stays cheap:
     mcpdask.scan(config, store, client=None)   run a scan (YAML path or ScanSpec) into a Zarr cube
     mcpdask.open_cube(store)                   the cube as a lazily loaded (dask-backed) Dataset
     mcpdask.load_scan(path), mcpdask.load_experiment(name_or_path)
+    mcpdask.limits(cube, exposure=..., channels=...)   lazy eps limits (DataArray) from a cube
+    mcpdask.signal_yield(cube, ...), mcpdask.limits_dataset(cube, ...)
+    mcpdask.cross_section(lepton, target, energy_gev, mass_gev, x_min, ...)   one point, in pb
 """
 
 from importlib.metadata import PackageNotFoundError, version
@@ -21,16 +24,24 @@ _LAZY = {
     "load_experiment": ("mcpdask.experiments", "load_experiment"),
     "Experiment": ("mcpdask.experiments", "Experiment"),
     "ScanSpec": ("mcpdask.experiments", "ScanSpec"),
+    "limits": ("mcpdask.reach", "eps_limits"),
+    "signal_yield": ("mcpdask.reach", "signal_yield"),
+    "limits_dataset": ("mcpdask.reach", "limits_dataset"),
+    "cross_section": ("mcpdask.physics.integrate", "cross_section"),
 }
 
 __all__ = [
     "Experiment",
     "ScanSpec",
     "__version__",
+    "cross_section",
+    "limits",
+    "limits_dataset",
     "load_experiment",
     "load_scan",
     "open_cube",
     "scan",
+    "signal_yield",
 ]
 
 
