@@ -1,7 +1,11 @@
 """Physics benchmarks on one core: time and evaluations to a relative precision per method,
 integrand throughput, and the WW/IWW-to-ETL ratio over a mass grid.
 
-    python -m benchmarks.physics [--quick] [--out FILE.json]
+    python -m benchmarks.physics [--quick] [--skip-ww] [--methods etl,iww] [--out FILE.json]
+
+WW costs ~1 ms per integrand evaluation (a chi quadrature per point) and dominates a full run
+(~15-25 s per point): --skip-ww leaves it out of every section, and WW runs one seed by default
+(--ww-repeats) where the other methods run three.
 """
 
 import argparse
@@ -23,29 +27,73 @@ EXPERIMENTS = {
 METHODS = ("etl", "etl-direct", "ww", "iww")
 
 
-def time_to_precision(masses=(0.01, 0.05, 0.3), methods=METHODS, precision=0.01, repeats=3):
-    """Wall seconds (median of `repeats` seeds) and evaluations to reach `precision` on the total."""
+def time_to_precision(
+    masses=(0.01, 0.05, 0.3), methods=METHODS, precision=0.01, repeats=3, ww_repeats=1
+):
+    """Wall seconds (median of `repeats` seeds; `ww_repeats` for WW) and evaluations to reach
+    `precision` on the total. vegas spends a minimum budget (5 warm-up + 3 production
+    iterations, ~74k evaluations) and at 1 per cent usually stops there with a smaller error than
+    asked: `n_eval_extrapolated` = n_eval * (rel_err / precision)^2 is the budget the achieved
+    error per evaluation implies, a floor-free measure of the method's efficiency."""
     rows = []
     for name, exp in EXPERIMENTS.items():
         for mass in masses:
             for method in methods:
+                n_runs = ww_repeats if method == "ww" else repeats
                 runs = [
                     cross_section(**exp, mass_gev=mass, method=method, precision=precision, seed=s)
-                    for s in range(repeats)
+                    for s in range(n_runs)
                 ]
+                rel = [r.sigma_err_pb / r.sigma_pb for r in runs]
                 rows.append(
                     {
                         "experiment": name,
                         "mass_gev": mass,
                         "method": method,
                         "sigma_pb": float(np.median([r.sigma_pb for r in runs])),
-                        "rel_err": float(np.median([r.sigma_err_pb / r.sigma_pb for r in runs])),
+                        "precision": precision,
+                        "rel_err": float(np.median(rel)),
                         "status": sorted({r.status for r in runs}),
                         "wall_s": float(np.median([r.wall_s for r in runs])),
                         "n_eval": int(np.median([r.n_eval for r in runs])),
+                        "n_eval_extrapolated": int(
+                            np.median(
+                                [
+                                    r.n_eval * (e / precision) ** 2
+                                    for r, e in zip(runs, rel, strict=True)
+                                ]
+                            )
+                        ),
+                        "seeds": n_runs,
                     }
                 )
     return rows
+
+
+def ratios(rows, numerator="etl-direct", denominator="etl"):
+    """numerator/denominator of wall seconds and evaluations, per (experiment, mass)."""
+    by_key = {(r["experiment"], r["mass_gev"], r["method"]): r for r in rows}
+    out = []
+    for (name, mass, method), den in by_key.items():
+        num = by_key.get((name, mass, numerator))
+        if method != denominator or num is None:
+            continue
+        out.append(
+            {
+                "experiment": name,
+                "mass_gev": mass,
+                "precision": den.get("precision"),
+                "ratio": f"{numerator}/{denominator}",
+                "wall_ratio": num["wall_s"] / den["wall_s"],
+                "n_eval_ratio": num["n_eval"] / den["n_eval"],
+                "n_eval_extrapolated_ratio": (
+                    num["n_eval_extrapolated"] / den["n_eval_extrapolated"]
+                    if "n_eval_extrapolated" in num
+                    else None
+                ),
+            }
+        )
+    return out
 
 
 def evaluations_for_precision(masses=(0.05,), precision=0.01, neval=2_000):
@@ -80,13 +128,13 @@ def evaluations_for_precision(masses=(0.05,), precision=0.01, neval=2_000):
     return rows
 
 
-def integrand_throughput(n_points=200_000, mass=0.05):
+def integrand_throughput(n_points=200_000, mass=0.05, methods=METHODS):
     """Integrand evaluations per second per core of each method (one batch of n_points)."""
     rows = []
     rng = np.random.default_rng(0)
     for name, exp in EXPERIMENTS.items():
         m_lepton = lepton_mass(exp["lepton"])
-        for method in METHODS:
+        for method in methods:
             point, ndim = _point_function(
                 method, "mcp", m_lepton, get_material(exp["target"]), exp["energy_gev"], mass, False
             )
@@ -101,9 +149,11 @@ def integrand_throughput(n_points=200_000, mass=0.05):
     return rows
 
 
-def ww_over_etl(masses=None, precision=0.01):
-    """sigma(WW)/sigma(ETL) and sigma(IWW)/sigma(ETL) for both experiments over a mass grid."""
+def ww_over_etl(masses=None, precision=0.01, with_ww=True):
+    """sigma(WW)/sigma(ETL) and sigma(IWW)/sigma(ETL) for both experiments over a mass grid
+    (WW/ETL is None with with_ww=False)."""
     masses = masses if masses is not None else np.geomspace(0.001, 1.0, 7)
+    methods = ("etl", "ww", "iww") if with_ww else ("etl", "iww")
     rows = []
     for name, exp in EXPERIMENTS.items():
         for mass in masses:
@@ -111,7 +161,7 @@ def ww_over_etl(masses=None, precision=0.01):
                 method: cross_section(
                     **exp, mass_gev=float(mass), method=method, precision=precision, seed=1
                 )
-                for method in ("etl", "ww", "iww")
+                for method in methods
             }
             etl = values["etl"]
             rows.append(
@@ -119,31 +169,61 @@ def ww_over_etl(masses=None, precision=0.01):
                     "experiment": name,
                     "mass_gev": float(mass),
                     "etl_pb": etl.sigma_pb,
-                    "ww_over_etl": values["ww"].sigma_pb / etl.sigma_pb,
+                    "ww_over_etl": values["ww"].sigma_pb / etl.sigma_pb if with_ww else None,
                     "iww_over_etl": values["iww"].sigma_pb / etl.sigma_pb,
                 }
             )
     return rows
 
 
+def cpu_model():
+    """The CPU model name from /proc/cpuinfo (platform.processor() is often just x86_64)."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def load_average():
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
 def machine():
     return {
         "python": platform.python_version(),
-        "cpu": platform.processor() or platform.machine(),
+        "cpu": cpu_model(),
         "cores": os.cpu_count(),
+        "load_average": load_average(),
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
 
 
 def format_tables(report):
-    lines = ["time to 1% on sigma(x > x_min), one core (median of 3 seeds)",
-             f"{'experiment':<8} {'m_chi':>6} {'method':<11} {'sigma [pb]':>11} {'rel.err':>7} "
-             f"{'evals':>8} {'wall [s]':>8}"]  # fmt: skip
-    for r in report["time_to_precision"]:
+    lines = ["time to precision on sigma(x > x_min), one core (median over seeds); evals* = "
+             "n_eval * (rel.err / precision)^2",
+             f"{'experiment':<8} {'m_chi':>6} {'method':<11} {'prec':>5} {'sigma [pb]':>11} "
+             f"{'rel.err':>7} {'evals':>8} {'evals*':>8} {'wall [s]':>8}"]  # fmt: skip
+    for r in report["time_to_precision"] + report.get("tight_precision", []):
         lines.append(
-            f"{r['experiment']:<8} {r['mass_gev']:>6g} {r['method']:<11} {r['sigma_pb']:>11.4g} "
-            f"{r['rel_err']:>7.2%} {r['n_eval']:>8d} {r['wall_s']:>8.3f}"
+            f"{r['experiment']:<8} {r['mass_gev']:>6g} {r['method']:<11} "
+            f"{r.get('precision', 0.01):>5g} {r['sigma_pb']:>11.4g} {r['rel_err']:>7.2%} "
+            f"{r['n_eval']:>8d} {r.get('n_eval_extrapolated', 0):>8d} {r['wall_s']:>8.3f}"
         )
+    if report.get("ratios"):
+        lines += ["", "etl-direct / etl (wall, evals, evals*)"]
+        for r in report["ratios"]:
+            lines.append(
+                f"{r['experiment']:<8} m_chi={r['mass_gev']:<6g} prec={r['precision']:<6g} "
+                f"wall x{r['wall_ratio']:.2f}  evals x{r['n_eval_ratio']:.2f}  "
+                f"evals* x{r['n_eval_extrapolated_ratio']:.2f}"
+            )
     lines += ["", "evaluations to 1% starting from 2000 per iteration (median of 5 seeds)"]
     for r in report["evaluations_for_precision"]:
         lines.append(
@@ -152,29 +232,61 @@ def format_tables(report):
     lines += ["", "integrand throughput (evaluations per second, one core)"]
     for r in report["integrand_throughput"]:
         lines.append(f"{r['experiment']:<8} {r['method']:<11} {r['evals_per_s']:>12.3g}")
-    lines += ["", "WW and IWW over ETL, sigma(x > x_min)"]
-    for r in report["ww_over_etl"]:
+    if report.get("ww_over_etl"):
+        lines += ["", "WW and IWW over ETL, sigma(x > x_min)"]
+    for r in report.get("ww_over_etl", []):
+        ww = "   -  " if r["ww_over_etl"] is None else f"{r['ww_over_etl']:.3f}"
         lines.append(
             f"{r['experiment']:<8} m_chi={r['mass_gev']:<8.3g} ETL={r['etl_pb']:<10.4g} "
-            f"WW/ETL={r['ww_over_etl']:.3f}  IWW/ETL={r['iww_over_etl']:.3f}"
+            f"WW/ETL={ww}  IWW/ETL={r['iww_over_etl']:.3f}"
         )
     return "\n".join(lines)
+
+
+def run(quick=False, methods=METHODS, repeats=None, ww_repeats=1, ratios_over_mass=True):
+    """The whole physics benchmark as a dict (what main writes)."""
+    methods = tuple(methods)
+    with_ww = "ww" in methods
+    masses = (0.05,) if quick else (0.01, 0.05, 0.3)
+    ratio_masses = np.geomspace(0.001, 1.0, 3 if quick else 7)
+    ttp = time_to_precision(
+        masses=masses, methods=methods, repeats=repeats or (1 if quick else 3),
+        ww_repeats=ww_repeats,
+    )  # fmt: skip
+    tight = time_to_precision(
+        masses=masses, methods=[m for m in ("etl", "etl-direct") if m in methods],
+        precision=0.001, repeats=1,
+    )  # fmt: skip
+    report = {
+        "machine": machine(),
+        "methods": list(methods),
+        "time_to_precision": ttp,
+        "tight_precision": tight,
+        "ratios": ratios(ttp) + ratios(tight),
+        "evaluations_for_precision": evaluations_for_precision(),
+        "integrand_throughput": integrand_throughput(methods=methods),
+        "ww_over_etl": (
+            ww_over_etl(ratio_masses, with_ww=with_ww)
+            if ratios_over_mass and {"etl", "iww"} <= set(methods)
+            else []
+        ),
+    }
+    return report
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer masses, for a smoke run")
+    parser.add_argument("--skip-ww", action="store_true", help="leave out the slow WW method")
+    parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated methods")
+    parser.add_argument("--ww-repeats", type=int, default=1, help="seeds for WW (default 1)")
     parser.add_argument("--out", default="benchmarks/results/physics.json")
     args = parser.parse_args(argv)
-    masses = (0.05,) if args.quick else (0.01, 0.05, 0.3)
-    ratio_masses = np.geomspace(0.001, 1.0, 3 if args.quick else 7)
-    report = {
-        "machine": machine(),
-        "time_to_precision": time_to_precision(masses=masses, repeats=1 if args.quick else 3),
-        "evaluations_for_precision": evaluations_for_precision(),
-        "integrand_throughput": integrand_throughput(),
-        "ww_over_etl": ww_over_etl(ratio_masses),
-    }
+    methods = [m for m in args.methods.split(",") if m and not (args.skip_ww and m == "ww")]
+    unknown = set(methods) - set(METHODS)
+    if unknown:
+        parser.error(f"unknown methods {sorted(unknown)}; allowed: {', '.join(METHODS)}")
+    report = run(quick=args.quick, methods=methods, ww_repeats=args.ww_repeats)
     os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
     with open(args.out, "w") as fh:
         json.dump(report, fh, indent=1)
