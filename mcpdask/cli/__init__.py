@@ -11,7 +11,7 @@ import sys
 from mcpdask import __version__
 from mcpdask.errors import McpdaskError
 
-COMMAND_MODULES = ["xsec", "scan", "info", "limits", "reach"]
+COMMAND_MODULES = ["xsec", "scan", "info", "limits", "reach", "browse", "figures"]
 
 
 def build_parser() -> argparse.ArgumentParser:
