@@ -1,0 +1,337 @@
+"""Scan scaling: the quick and paper scans with 1 and 2 workers, a compute-bound variant of the
+paper scan, wall time against the number of masses, peak memory per worker and where a scan's
+time goes (compute in the tasks vs scheduler, transfer and Zarr writes).
+
+    python -m benchmarks.scaling [--quick] [--out FILE.json] [--keep-paper-store DIR]
+
+One LocalCluster per worker count (single-threaded worker processes, no dashboard) is started
+once and reused; each scan writes into a fresh temporary store with `mcpdask.scan(config,
+store, client=...)`, so the timings exclude cluster start-up (measured separately). The workers
+import the physics before the first timed scan. Peak memory: RSS of each worker process sampled
+every 20 ms with psutil during the scan (and the kernel's ru_maxrss, the lifetime peak).
+"""
+
+import argparse
+import cProfile
+import io
+import json
+import os
+import pstats
+import shutil
+import tempfile
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+import mcpdask
+from benchmarks.physics import load_average, machine
+
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+
+
+def _worker_info():
+    import resource
+
+    import mcpdask.physics.integrate  # noqa: F401 - the import is part of the warm-up
+
+    return {
+        "pid": os.getpid(),
+        "ru_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+class Cluster:
+    """A LocalCluster with n single-threaded worker processes and its Client."""
+
+    def __init__(self, n_workers):
+        from distributed import Client, LocalCluster
+
+        start = time.perf_counter()
+        self.cluster = LocalCluster(
+            n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None
+        )
+        self.client = Client(self.cluster)
+        self.client.wait_for_workers(n_workers)
+        self.startup_s = time.perf_counter() - start
+        start = time.perf_counter()
+        self.client.run(_worker_info)
+        self.warmup_s = time.perf_counter() - start
+        self.n_workers = n_workers
+
+    def worker_info(self):
+        return list(self.client.run(_worker_info).values())
+
+    def close(self):
+        self.client.close()
+        self.cluster.close()
+
+
+class RssSampler:
+    """Peak RSS (MB) of each of the given processes, sampled every `interval` seconds."""
+
+    def __init__(self, pids, interval=0.02):
+        import psutil
+
+        self.procs = {pid: psutil.Process(pid) for pid in pids}
+        self.peak = dict.fromkeys(pids, 0.0)
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self):
+        while not self._stop.is_set():
+            for pid, proc in self.procs.items():
+                try:
+                    self.peak[pid] = max(self.peak[pid], proc.memory_info().rss / 2**20)
+                except Exception:  # noqa: BLE001 - a worker that died has no RSS
+                    pass
+            self._stop.wait(self.interval)
+
+    def __enter__(self):
+        self._loop_once()
+        self._thread.start()
+        return self
+
+    def _loop_once(self):
+        for pid, proc in self.procs.items():
+            self.peak[pid] = max(self.peak[pid], proc.memory_info().rss / 2**20)
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def scan_config(base, workdir, name, **changes):
+    """A temporary scan YAML: `base` (a config in configs/) with top-level keys replaced and
+    vegas/mass_grid entries updated; returns its path."""
+    with open(CONFIGS / base) as fh:
+        cfg = yaml.safe_load(fh)
+    for key, value in changes.items():
+        if key in ("vegas", "mass_grid") and isinstance(value, dict) and key in cfg:
+            cfg[key] = {**cfg[key], **value}
+        else:
+            cfg[key] = value
+    cfg["name"] = name
+    path = Path(workdir) / f"{name}.yaml"
+    with open(path, "w") as fh:
+        yaml.safe_dump(cfg, fh)
+    return path
+
+
+def timed_scan(cluster, config, workdir, keep=None, profile=False):
+    """One scan into a fresh store; wall times, task compute times and peak worker memory."""
+    store = Path(keep) if keep else Path(tempfile.mkdtemp(dir=workdir)) / "cube.zarr"
+    if store.exists():
+        shutil.rmtree(store)
+    pids = [w["pid"] for w in cluster.worker_info()]
+    load_before = load_average()
+    profiler = cProfile.Profile() if profile else None
+    with RssSampler(pids) as rss:
+        start = time.perf_counter()
+        if profiler:
+            profiler.enable()
+        report = mcpdask.scan(config, store, client=cluster.client, progress=False)
+        if profiler:
+            profiler.disable()
+        total = time.perf_counter() - start
+    cube = mcpdask.open_cube(store)
+    wall = cube["wall_s"].values
+    status = cube["status"].values
+    computed = np.isfinite(wall) & (status != 0)
+    task_s = float(np.nansum(wall[computed]))
+    row = {
+        "config": Path(config).stem,
+        "workers": cluster.n_workers,
+        "points": int(report.n_points),
+        "masses": int(cube.sizes["mass"]),
+        "precision": float(yaml.safe_load(open(config))["vegas"]["precision"]),
+        "wall_s": total,  # mcpdask.scan end to end: create the store, submit, compute, write
+        "compute_phase_s": float(report.wall_s),  # submit -> last point written
+        "task_compute_s": task_s,  # sum over points of the time inside compute_point
+        "mean_task_s": task_s / max(int(computed.sum()), 1),
+        "statuses": dict(report.statuses),
+        # how busy the workers were in the compute phase: 1 = no overhead at all
+        "worker_efficiency": task_s / (cluster.n_workers * report.wall_s)
+        if report.wall_s
+        else None,
+        "peak_rss_mb_per_worker": [round(v, 1) for v in rss.peak.values()],
+        "load_average_before": load_before,
+        "load_average_after": load_average(),
+    }
+    cube.close()
+    if profiler:
+        row["main_process_profile"] = _profile_summary(profiler)
+    if not keep:
+        shutil.rmtree(store.parent, ignore_errors=True)
+    return row
+
+
+def _profile_summary(profiler, n=12):
+    """The scan process's time by function (cumulative), for the overhead breakdown."""
+    stats = pstats.Stats(profiler, stream=io.StringIO())
+    wanted = ("write", "create_cube", "as_completed", "submit", "_todo", "add_history", "result",
+              "check_compatible", "_open_raw", "PointWriter", "__next__", "scan")  # fmt: skip
+    rows = []
+    for (filename, _line, func), (_cc, _nc, tt, ct, _callers) in stats.stats.items():
+        if func in wanted and ("mcpdask" in filename or "distributed" in filename):
+            rows.append({"function": f"{Path(filename).name}:{func}", "cumulative_s": round(ct, 4),
+                         "own_s": round(tt, 4)})  # fmt: skip
+    rows.sort(key=lambda r: -r["cumulative_s"])
+    return rows[:n]
+
+
+@contextmanager
+def clusters(counts):
+    made = {}
+    try:
+        for n in counts:
+            made[n] = Cluster(n)
+        yield made
+    finally:
+        for c in made.values():
+            c.close()
+
+
+def run(quick=False, workdir=None, keep_paper_store=None, repeats=None, log=print):
+    """The scaling benchmark as a dict. keep_paper_store: a path where the (2-worker) paper cube
+    is left for the lazy benchmark."""
+    repeats = repeats or (1 if quick else 2)
+    own_tmp = workdir is None
+    workdir = Path(workdir or tempfile.mkdtemp(prefix="mcpdask-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    out = {"machine": machine(), "repeats": repeats, "scans": [], "mass_scaling": []}
+    try:
+        configs = {
+            "quick": scan_config("quick.yaml", workdir, "quick"),
+            "paper": scan_config("paper.yaml", workdir, "paper"),
+        }
+        # compute bound: the same 80 points at 0.1 per cent (each point ~5-10x the work)
+        configs["paper-0.1%"] = scan_config(
+            "paper.yaml", workdir, "paper-prec0p001", vegas={"precision": 0.001}
+        )
+        if quick:
+            configs.pop("paper-0.1%")
+        grid_sizes = (5, 10, 20) if quick else (10, 20, 40, 80)
+        with clusters((1, 2)) as cl:
+            out["cluster_startup_s"] = {str(n): c.startup_s for n, c in cl.items()}
+            out["worker_warmup_s"] = {str(n): c.warmup_s for n, c in cl.items()}
+            # a throw-away scan on each cluster: first-call costs (imports, zarr, numba caches)
+            for c in cl.values():
+                timed_scan(c, configs["quick"], workdir)
+            for rep in range(repeats):
+                for name, cfg in configs.items():
+                    for n, c in cl.items():
+                        keep = (
+                            keep_paper_store if (name == "paper" and n == 2 and rep == 0) else None
+                        )
+                        row = timed_scan(c, cfg, workdir, keep=keep)
+                        row["name"], row["repeat"] = name, rep
+                        out["scans"].append(row)
+                        log(
+                            f"  scan {name:<11} {n} worker(s): {row['wall_s']:6.2f} s "
+                            f"(tasks {row['task_compute_s']:6.2f} s, efficiency "
+                            f"{row['worker_efficiency']:.2f}, load {row['load_average_before'][0]})"
+                        )
+            for num in grid_sizes:
+                cfg = scan_config("paper.yaml", workdir, f"paper-{num}m", mass_grid={"num": num})
+                for n, c in cl.items():
+                    row = timed_scan(c, cfg, workdir)
+                    row["name"] = f"paper, {num} masses"
+                    out["mass_scaling"].append(row)
+                    log(f"  {num:3d} masses, {n} worker(s): {row['wall_s']:6.2f} s")
+            # where the scan process spends its time (one profiled paper scan on 2 workers)
+            prof = timed_scan(cl[2], configs["paper"], workdir, profile=True)
+            out["profiled_paper_scan"] = prof
+        out["speedup"] = speedups(out["scans"])
+        out["machine"]["load_average_end"] = load_average()
+        return out
+    finally:
+        if own_tmp:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def speedups(rows):
+    """1-worker / 2-worker wall time per scan (median over repeats), end to end and for the
+    compute phase only."""
+    out = []
+    for name in dict.fromkeys(r["name"] for r in rows):
+        one = [r for r in rows if r["name"] == name and r["workers"] == 1]
+        two = [r for r in rows if r["name"] == name and r["workers"] == 2]
+        if not one or not two:
+            continue
+        med = lambda rs, k: float(np.median([r[k] for r in rs]))  # noqa: E731
+        out.append({
+            "name": name,
+            "points": one[0]["points"],
+            "precision": one[0]["precision"],
+            "wall_1_s": med(one, "wall_s"),
+            "wall_2_s": med(two, "wall_s"),
+            "speedup": med(one, "wall_s") / med(two, "wall_s"),
+            "compute_phase_speedup": med(one, "compute_phase_s") / med(two, "compute_phase_s"),
+            "mean_task_s": med(one, "mean_task_s"),
+            "efficiency_1": med(one, "worker_efficiency"),
+            "efficiency_2": med(two, "worker_efficiency"),
+            "peak_rss_mb_per_worker": max(max(r["peak_rss_mb_per_worker"]) for r in one + two),
+        })  # fmt: skip
+    return out
+
+
+def format_table(report):
+    lines = ["scans (LocalCluster, single-threaded workers, start-up excluded; median of "
+             f"{report['repeats']}); eff = sum of task times / (workers x compute phase)",
+             f"{'scan':<11} {'points':>6} {'prec':>6} {'task [s]':>8} {'1 worker':>9} "
+             f"{'2 workers':>9} {'2/1':>5} {'eff1':>5} {'eff2':>5} {'peak RSS':>9}"]  # fmt: skip
+    for s in report["speedup"]:
+        lines.append(
+            f"{s['name']:<11} {s['points']:>6d} {s['precision']:>6g} {s['mean_task_s']:>8.3f} "
+            f"{s['wall_1_s']:>8.2f}s {s['wall_2_s']:>8.2f}s {s['speedup']:>5.2f} "
+            f"{s['efficiency_1']:>5.2f} {s['efficiency_2']:>5.2f} {s['peak_rss_mb_per_worker']:>6.0f} MB"
+        )
+    starts = report.get("cluster_startup_s", {})
+    lines.append(
+        "cluster start-up: " + ", ".join(f"{n} worker(s) {t:.1f} s" for n, t in starts.items())
+    )
+    lines += ["", "wall time vs number of masses (paper config, 2 experiments, 1 per cent)"]
+    by = {}
+    for r in report["mass_scaling"]:
+        by.setdefault(r["masses"], {})[r["workers"]] = r
+    lines.append(
+        f"{'masses':>6} {'points':>6} {'1 worker':>9} {'2 workers':>9} {'s/point (2w)':>12}"
+    )
+    for m, d in sorted(by.items()):
+        one, two = d.get(1), d.get(2)
+        lines.append(
+            f"{m:>6d} {(one or two)['points']:>6d} "
+            f"{one['wall_s'] if one else float('nan'):>8.2f}s {two['wall_s'] if two else float('nan'):>8.2f}s "
+            f"{(two['wall_s'] / two['points']) if two else float('nan'):>12.3f}"
+        )
+    prof = report.get("profiled_paper_scan")
+    if prof:
+        lines += ["", f"scan process profile, paper scan on 2 workers ({prof['wall_s']:.2f} s, "
+                  f"tasks {prof['task_compute_s']:.2f} s):"]  # fmt: skip
+        for r in prof["main_process_profile"][:8]:
+            lines.append(f"  {r['function']:<40} {r['cumulative_s']:>7.3f} s")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="quick scans only, smaller grids")
+    parser.add_argument("--out", default="benchmarks/results/scaling.json")
+    parser.add_argument("--keep-paper-store", default=None, help="leave the paper cube here")
+    parser.add_argument("--repeats", type=int, default=None)
+    args = parser.parse_args(argv)
+    report = run(quick=args.quick, keep_paper_store=args.keep_paper_store, repeats=args.repeats)
+    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
+    with open(args.out, "w") as fh:
+        json.dump(report, fh, indent=1, default=str)
+    print(format_table(report))
+    print(f"\nwritten {args.out}")
+
+
+if __name__ == "__main__":
+    main()
