@@ -227,7 +227,9 @@ def scan(
 
     config: a scan YAML path or a ScanSpec. store: the cube's path (default
     ./mcpdask-store/<name>.zarr).
-    client: a dask.distributed Client; without one, a LocalCluster with `n_workers` (default: one
+    client: a dask.distributed Client, or a zero-argument callable returning (client, closer)
+    that is called only when there is something to compute (mcpdask.cluster.client_factory);
+    without one, a LocalCluster with `n_workers` (default: one
     per core) single-threaded worker processes is started and closed. Only points missing from
     the store are computed (and failed ones with retry_failed). `point_function` replaces the
     physics (for testing the machinery); it must be a pure function of a PointTask.
@@ -262,6 +264,10 @@ def scan(
     # 2. create or extend (a LocalCluster of our own starts first: its workers import the
     #    physics while the store is prepared)
     own_cluster = None
+    if client is not None and not hasattr(client, "submit") and callable(client):
+        # a factory (mcpdask.cluster.client_factory) returning (client, closer): a batch cluster
+        # starts only now that there are points to compute; scan closes both when done
+        client, own_cluster = client()
     if client is not None:
         check_client(client)
     else:
