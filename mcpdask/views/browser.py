@@ -314,7 +314,8 @@ class LimitBrowser:
         import hvplot.pandas  # noqa: F401  (registers .hvplot)
         import panel as pn
 
-        hv.extension("bokeh", logo=False)
+        if "bokeh" not in hv.Store.renderers:
+            hv.extension("bokeh", logo=False)
         w_lot = pn.widgets.DiscreteSlider(
             name="exposure: leptons on target", options=_labelled(self.options["leptons_on_target"], _fmt_lot), value=NOMINAL
         )  # fmt: skip
