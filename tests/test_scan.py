@@ -211,13 +211,6 @@ def test_cli_scan_on_a_scheduler_and_info(client2, tmp_path, capsys):
     assert "method etl" in info and "precision of sigma: worst" in info
 
 
-def test_jobqueue_is_not_available_yet(tmp_path, capsys):
-    assert main(["scan", str(QUICK), "--store", str(tmp_path / "s.zarr"), "--jobqueue",
-                 "slurm"]) == 2
-    assert "not yet available" in capsys.readouterr().err
-    assert not (tmp_path / "s.zarr").exists()
-
-
 # ------------------------------------------------------------------------------------------
 # single points with the real physics code
 

@@ -1,0 +1,403 @@
+"""Where a scan runs: the Dask client for a LocalCluster, an existing scheduler, or Slurm/PBS jobs.
+
+`mcpdask scan --jobqueue NAME` hands `client_factory(NAME, ...)` to `mcpdask.scan`, which calls it
+only when there are points to compute (a rerun of a complete scan submits no batch job);
+`--scheduler ADDRESS` uses `connect(ADDRESS)`, which fails within seconds if nothing answers.
+
+Batch clusters go through dask-jobqueue: a *profile* in deploy/jobqueue.yaml names the kind of
+batch system (slurm or pbs) and the job's resources (cores, memory, walltime, extra directives,
+worker directory, network interface, Python); `jobs` fixes the number of worker jobs,
+`adapt=(min, max)` lets Dask grow and shrink it with the work. The Dask scheduler runs inside the
+`mcpdask scan` process; every worker job connects back to it.
+
+Lost worker jobs (pre-emption, walltime, scancel/qdel, a node going down): the scheduler moves the
+points they were computing to the remaining workers (a point is pure and seeded, so a recomputed
+point has the same numbers), and a replacement job is submitted for every lost one while the scan
+runs, so the scan still ends with every point. A point whose workers die three times
+(distributed.scheduler.allowed-failures) is reported lost and stays missing in the store;
+rerunning the scan computes it.
+
+>>> parse_adapt("0:4")
+(0, 4)
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mcpdask.errors import ConfigError, McpdaskError
+
+#: kinds of batch system: dask-jobqueue class, submit command, what the user calls it
+KINDS = {
+    "slurm": ("SLURMCluster", "sbatch", "Slurm"),
+    "pbs": ("PBSCluster", "qsub", "PBS"),
+}
+
+#: profile keys passed to the dask-jobqueue cluster, per kind (None: every kind)
+JOB_KEYS: dict[str, tuple[str, ...] | None] = {
+    "cores": None,
+    "processes": None,
+    "memory": None,
+    "walltime": None,
+    "queue": None,
+    "account": None,
+    "job_name": None,
+    "job_extra_directives": None,
+    "job_directives_skip": None,
+    "job_script_prologue": None,
+    "local_directory": None,
+    "log_directory": None,
+    "interface": None,
+    "python": None,
+    "shebang": None,
+    "death_timeout": None,
+    "worker_extra_args": None,
+    "nanny": None,
+    "scheduler_options": None,
+    "job_cpu": ("slurm",),
+    "job_mem": ("slurm",),
+    "resource_spec": ("pbs",),
+}
+#: profile keys read by mcpdask itself
+MCPDASK_KEYS = ("kind", "jobs", "description")
+
+#: seconds `--scheduler ADDRESS` waits for a scheduler before giving up
+CONNECT_TIMEOUT_S = 5.0
+#: seconds between checks for lost worker jobs to replace
+REPLACE_INTERVAL_S = 5.0
+
+ENV_CONFIG = "MCPDASK_JOBQUEUE_CONFIG"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One batch-cluster profile of deploy/jobqueue.yaml."""
+
+    name: str
+    kind: str
+    options: dict = field(default_factory=dict)  # keyword arguments of the dask-jobqueue class
+    jobs: int = 1
+    source: Path | None = None
+
+    @property
+    def system(self) -> str:
+        return KINDS[self.kind][2]
+
+    @property
+    def submit_command(self) -> str:
+        return KINDS[self.kind][1]
+
+    def cluster_kwargs(self) -> dict[str, Any]:
+        """The dask-jobqueue keyword arguments, with mcpdask's defaults filled in."""
+        kw = {k: v for k, v in self.options.items() if v is not None}
+        kw.setdefault("python", sys.executable)
+        kw.setdefault("job_name", "mcpdask-worker")
+        sched = dict(kw.get("scheduler_options") or {})
+        sched.setdefault("dashboard_address", ":0")  # any free port, never a clash on 8787
+        kw["scheduler_options"] = sched
+        for key in (
+            "job_extra_directives",
+            "job_directives_skip",
+            "job_script_prologue",
+            "worker_extra_args",
+        ):
+            if key in kw:
+                kw[key] = [str(v) for v in kw[key]]
+        return kw
+
+
+# ------------------------------------------------------------------------------------------
+# profiles
+
+
+def default_config_path() -> Path:
+    """Where the profiles are read from when no path is given.
+
+    $MCPDASK_JOBQUEUE_CONFIG, else ./deploy/jobqueue.yaml, else the deploy/jobqueue.yaml of the
+    source tree mcpdask was installed from (an editable install or a clone).
+    """
+    env = os.environ.get(ENV_CONFIG)
+    if env:
+        return Path(env)
+    here = Path.cwd() / "deploy" / "jobqueue.yaml"
+    if here.is_file():
+        return here
+    return Path(__file__).resolve().parents[1] / "deploy" / "jobqueue.yaml"
+
+
+def load_profiles(path: str | Path | None = None) -> dict[str, Profile]:
+    """Every profile of a jobqueue.yaml, validated (unknown keys and kinds are ConfigErrors)."""
+    import yaml
+
+    path = Path(path) if path is not None else default_config_path()
+    if not path.is_file():
+        raise ConfigError(
+            f"{path}: no jobqueue profiles file (set ${ENV_CONFIG} or pass --jobqueue-config; "
+            "deploy/jobqueue.yaml of the mcpdask source is the template)"
+        )
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    raw = data.get("profiles") if isinstance(data, dict) else None
+    if not isinstance(raw, dict) or not raw:
+        raise ConfigError(f"{path}: expected a mapping 'profiles:' of named profiles")
+    return {str(name): _profile(str(name), body, path) for name, body in raw.items()}
+
+
+def _profile(name: str, body: Any, path: Path) -> Profile:
+    where = f"{path}: profiles.{name}"
+    if not isinstance(body, dict):
+        raise ConfigError(f"{where}: expected a mapping of settings")
+    kind = body.get("kind", name)
+    if kind not in KINDS:
+        raise ConfigError(f"{where}.kind: {kind!r} is not one of {', '.join(KINDS)}")
+    options = {}
+    for key, value in body.items():
+        if key in MCPDASK_KEYS:
+            continue
+        if key not in JOB_KEYS:
+            raise ConfigError(
+                f"{where}.{key}: unknown setting; known: "
+                f"{', '.join(sorted((*JOB_KEYS, *MCPDASK_KEYS)))}"
+            )
+        kinds = JOB_KEYS[key]
+        if kinds is not None and kind not in kinds:
+            raise ConfigError(f"{where}.{key}: applies to {', '.join(kinds)} only, not {kind}")
+        options[key] = value
+    for key in ("cores", "processes"):
+        if key in options and (not isinstance(options[key], int) or options[key] < 1):
+            raise ConfigError(f"{where}.{key}: must be a whole number >= 1, got {options[key]!r}")
+    for key in ("cores", "memory"):
+        if options.get(key) is None:
+            raise ConfigError(f"{where}.{key}: required")
+    jobs = body.get("jobs", 1)
+    if not isinstance(jobs, int) or jobs < 1:
+        raise ConfigError(f"{where}.jobs: must be a whole number >= 1, got {jobs!r}")
+    for key in (
+        "job_extra_directives",
+        "job_directives_skip",
+        "job_script_prologue",
+        "worker_extra_args",
+    ):
+        if options.get(key) is not None and not isinstance(options[key], list):
+            raise ConfigError(f"{where}.{key}: must be a list of strings")
+    return Profile(name=name, kind=kind, options=options, jobs=jobs, source=path)
+
+
+def get_profile(name: str, path: str | Path | None = None) -> Profile:
+    profiles = load_profiles(path)
+    if name not in profiles:
+        source = next(iter(profiles.values())).source
+        raise McpdaskError(
+            f"--jobqueue {name}: no such profile in {source}; known profiles: "
+            f"{', '.join(sorted(profiles))}"
+        )
+    return profiles[name]
+
+
+def parse_adapt(text: str) -> tuple[int, int]:
+    """'MIN:MAX' (numbers of worker jobs) -> (min, max)."""
+    parts = str(text).split(":")
+    try:
+        lo, hi = (int(p) for p in parts)
+    except ValueError:
+        raise McpdaskError(f"--adapt {text}: expected MIN:MAX, e.g. 0:8") from None
+    if lo < 0 or hi < 1 or lo > hi:
+        raise McpdaskError(f"--adapt {text}: need 0 <= MIN <= MAX and MAX >= 1")
+    return lo, hi
+
+
+# ------------------------------------------------------------------------------------------
+# batch clusters
+
+
+def _cluster_class(kind: str):
+    try:
+        import dask_jobqueue
+    except ImportError:
+        raise McpdaskError(
+            "--jobqueue needs dask-jobqueue: pip install 'mcpdask[cluster]'"
+        ) from None
+    return getattr(dask_jobqueue, KINDS[kind][0])
+
+
+def check_submit_command(profile: Profile) -> str:
+    """The path of sbatch/qsub; a McpdaskError at once when the batch system is not there."""
+    found = shutil.which(profile.submit_command)
+    if found is None:
+        raise McpdaskError(
+            f"--jobqueue {profile.name}: {profile.submit_command} is not on PATH, so no "
+            f"{profile.system} jobs can be submitted from this machine (run on a {profile.system} "
+            "login node, or use --scheduler ADDRESS or the LocalCluster)"
+        )
+    return found
+
+
+def jobqueue_cluster(profile: Profile):
+    """A dask-jobqueue cluster for `profile`, with no job submitted yet."""
+    cls = _cluster_class(profile.kind)
+    kwargs = profile.cluster_kwargs()
+    try:
+        return cls(**kwargs)
+    except (ValueError, TypeError, OSError) as exc:
+        raise McpdaskError(
+            f"--jobqueue {profile.name}: cannot set up the {profile.system} cluster from "
+            f"{profile.source}: {exc}"
+        ) from None
+
+
+def job_script(profile: Profile) -> str:
+    """The batch script one worker job of `profile` would submit (nothing is submitted)."""
+    cluster = jobqueue_cluster(profile)
+    try:
+        return cluster.job_script()
+    finally:
+        cluster.close()
+
+
+class BatchCluster:
+    """A dask-jobqueue cluster scaled for a scan, replacing worker jobs that are lost."""
+
+    def __init__(
+        self,
+        profile: Profile,
+        *,
+        jobs: int | None = None,
+        adapt: tuple[int, int] | None = None,
+        log: Callable[[str], None] | None = None,
+        replace_interval_s: float = REPLACE_INTERVAL_S,
+    ):
+        self.profile = profile
+        self.log = log or (lambda msg: None)
+        check_submit_command(profile)
+        if jobs is not None and adapt is not None:
+            raise McpdaskError("--jobs and --adapt exclude each other")
+        if jobs is not None and jobs < 1:
+            raise McpdaskError(f"--jobs must be >= 1, got {jobs}")
+        self.cluster = jobqueue_cluster(profile)
+        try:
+            self._start(
+                jobs if jobs is not None or adapt is not None else profile.jobs,
+                adapt,
+                replace_interval_s,
+            )
+        except BaseException:
+            self.cluster.close()
+            raise
+
+    def _start(self, jobs, adapt, replace_interval_s) -> None:
+        from tornado.ioloop import PeriodicCallback
+
+        cluster = self.cluster
+        first = adapt[0] if adapt is not None else jobs
+        if first:
+            cluster.scale(jobs=first)
+            self._submit_now()
+        if adapt is not None:
+            cluster.adapt(minimum_jobs=adapt[0], maximum_jobs=adapt[1])
+        ids = self.job_ids()
+        what = (
+            f"adaptive, {adapt[0]} to {adapt[1]} jobs"
+            if adapt is not None
+            else f"{jobs} job{'s' * (jobs != 1)}"
+        )
+        self.log(
+            f"{self.profile.system} cluster '{self.profile.name}' ({what}; scheduler "
+            f"{cluster.scheduler_address}): submitted job{'s' * (len(ids) != 1)} "
+            f"{', '.join(ids) or '(none yet)'}"
+        )
+        # a lost job's worker leaves the scheduler; after distributed.deploy.lost-worker-timeout
+        # the cluster forgets the job, and correcting its state submits a replacement
+        replacer = PeriodicCallback(self._replace_lost_jobs, replace_interval_s * 1000)
+        cluster.periodic_callbacks["mcpdask-replace-lost-jobs"] = replacer
+        cluster.loop.add_callback(replacer.start)
+
+    def _submit_now(self) -> None:
+        """Submit the jobs now, so that an sbatch/qsub error is raised here, not logged later."""
+        try:
+            self.cluster.sync(self.cluster._correct_state)
+        except AttributeError:  # a distributed without the private hook: submit in background
+            return
+        except Exception as exc:  # noqa: BLE001 - sbatch/qsub said no: one clear line
+            raise McpdaskError(
+                f"--jobqueue {self.profile.name}: {self.profile.submit_command} refused the "
+                f"worker job: {str(exc).strip()}"
+            ) from None
+
+    async def _replace_lost_jobs(self) -> None:
+        cluster = self.cluster
+        missing = set(cluster.worker_spec) - set(cluster.workers)
+        if missing and cluster.status.name == "running":
+            self.log(f"{len(missing)} worker job(s) lost; submitting replacements")
+            await cluster._correct_state()
+
+    def job_ids(self) -> list[str]:
+        return [str(j.job_id) for j in self.cluster.workers.values() if getattr(j, "job_id", None)]
+
+    def client(self):
+        from distributed import Client
+
+        return Client(self.cluster)
+
+    def close(self) -> None:
+        """Cancel every worker job and stop the scheduler."""
+        self.cluster.close()
+
+
+# ------------------------------------------------------------------------------------------
+# existing scheduler
+
+
+def connect(address: str, timeout_s: float = CONNECT_TIMEOUT_S):
+    """A Client of the running scheduler at `address`; McpdaskError within `timeout_s` if none."""
+    from distributed import Client
+
+    if "://" not in address and ":" not in address:
+        raise McpdaskError(f"--scheduler {address}: expected an address like tcp://host:8786")
+    try:
+        return Client(address, timeout=f"{timeout_s}s")
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise McpdaskError(
+            f"cannot reach a Dask scheduler at {address} within {timeout_s:g} s: "
+            f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+        ) from None
+
+
+def client_factory(
+    jobqueue: str,
+    *,
+    jobs: int | None = None,
+    adapt: tuple[int, int] | None = None,
+    config: str | Path | None = None,
+    log: Callable[[str], None] | None = None,
+):
+    """A zero-argument callable returning (client, cluster) for `mcpdask.scan(..., client=...)`.
+
+    The profile, dask-jobqueue and the submit command are checked now, so that a bad profile or
+    a missing sbatch fails before the store is touched; the jobs are submitted when scan() calls
+    the factory, i.e. only when there are points to compute.
+    """
+    profile = get_profile(jobqueue, config)
+    check_submit_command(profile)
+    _cluster_class(profile.kind)
+    if jobs is not None and adapt is not None:
+        raise McpdaskError("--jobs and --adapt exclude each other")
+    if jobs is not None and jobs < 1:
+        raise McpdaskError(f"--jobs must be >= 1, got {jobs}")
+
+    def start():
+        batch = BatchCluster(profile, jobs=jobs, adapt=adapt, log=log)
+        try:
+            return batch.client(), batch
+        except BaseException:
+            batch.close()
+            raise
+
+    return start
