@@ -52,9 +52,11 @@ class Cluster:
 
         start = time.perf_counter()
         self.cluster = LocalCluster(
-            n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=":0"
         )
-        self.client = Client(self.cluster)
+        # not the default client: two clusters live at once, and closing them must not leave
+        # dask's default scheduler pointing at a closed client
+        self.client = Client(self.cluster, set_as_default=False)
         self.client.wait_for_workers(n_workers)
         self.startup_s = time.perf_counter() - start
         start = time.perf_counter()
@@ -184,6 +186,52 @@ def _profile_summary(profiler, n=12):
     return rows[:n]
 
 
+def canned_point(task):
+    """A point function with no physics: a fixed converged result (scan machinery only)."""
+    n = len(task.x_edges) - 1
+    return {"dsigma_dx": np.ones(n), "dsigma_dx_err": np.full(n, 0.01), "sigma": 1.0,
+            "sigma_err": 0.01, "chi2_dof": 1.0, "Q": 0.5, "n_eval": 1, "wall_s": 0.0,
+            "status": 1}  # fmt: skip
+
+
+def machinery_overhead(cluster, config, workdir):
+    """The paper scan with `canned_point` instead of the physics: the per-point cost of
+    submitting, scheduling, shipping back and writing a point, with no compute at all."""
+    import cloudpickle
+
+    import benchmarks.scaling as this
+
+    cloudpickle.register_pickle_by_value(this)  # workers need not import benchmarks
+    store = Path(tempfile.mkdtemp(dir=workdir)) / "cube.zarr"
+    start = time.perf_counter()
+    report = mcpdask.scan(config, store, client=cluster.client, progress=False,
+                          point_function=canned_point)  # fmt: skip
+    total = time.perf_counter() - start
+    shutil.rmtree(store.parent, ignore_errors=True)
+    return {"workers": cluster.n_workers, "points": report.n_points, "wall_s": total,
+            "compute_phase_s": report.wall_s, "per_point_s": report.wall_s / report.n_points}  # fmt: skip
+
+
+def write_cost(config, workdir, n=None):
+    """Seconds per PointWriter.write (10 Zarr chunk writes) on a fresh cube, no cluster."""
+    from mcpdask import cube as _cube
+    from mcpdask.experiments import load_scan
+    from mcpdask.scan import _tasks
+
+    spec = load_scan(config)
+    store = Path(tempfile.mkdtemp(dir=workdir)) / "cube.zarr"
+    _cube.create_cube(store, spec)
+    writer = _cube.PointWriter(store)
+    tasks = _tasks(spec)[:n]
+    results = [canned_point(t) for t in tasks]
+    start = time.perf_counter()
+    for t, r in zip(tasks, results, strict=True):
+        writer.write(t.experiment, t.energy_gev, t.mass_gev, r)
+    per_point = (time.perf_counter() - start) / len(tasks)
+    shutil.rmtree(store.parent, ignore_errors=True)
+    return {"points": len(tasks), "per_point_write_s": per_point}
+
+
 @contextmanager
 def clusters(counts):
     made = {}
@@ -246,6 +294,10 @@ def run(quick=False, workdir=None, keep_paper_store=None, repeats=None, log=prin
             # where the scan process spends its time (one profiled paper scan on 2 workers)
             prof = timed_scan(cl[2], configs["paper"], workdir, profile=True)
             out["profiled_paper_scan"] = prof
+            out["machinery_overhead"] = [
+                machinery_overhead(c, configs["paper"], workdir) for c in cl.values()
+            ]
+        out["write_cost"] = write_cost(configs["paper"], workdir)
         out["speedup"] = speedups(out["scans"])
         out["machine"]["load_average_end"] = load_average()
         return out
@@ -309,6 +361,12 @@ def format_table(report):
             f"{one['wall_s'] if one else float('nan'):>8.2f}s {two['wall_s'] if two else float('nan'):>8.2f}s "
             f"{(two['wall_s'] / two['points']) if two else float('nan'):>12.3f}"
         )
+    for m in report.get("machinery_overhead", []):
+        lines.append(f"paper scan without physics (canned points), {m['workers']} worker(s): "
+                     f"{m['compute_phase_s']:.2f} s = {m['per_point_s'] * 1e3:.0f} ms per point")  # fmt: skip
+    if report.get("write_cost"):
+        lines.append(f"one point's Zarr write (PointWriter.write, no cluster): "
+                     f"{report['write_cost']['per_point_write_s'] * 1e3:.0f} ms")  # fmt: skip
     prof = report.get("profiled_paper_scan")
     if prof:
         lines += ["", f"scan process profile, paper scan on 2 workers ({prof['wall_s']:.2f} s, "
