@@ -141,7 +141,7 @@ def _closed_result(task: PointTask, m_lepton: float) -> dict[str, Any] | None:
 
 
 def result_from_physics(res: Any, nbins: int) -> dict[str, Any]:
-    """The cube's per-point fields from a CrossSectionResult."""
+    """The cube's per-point fields from a CrossSectionResult (checked by `checked_result`)."""
     status = _cube.STATUS_CODES.get(str(res.status))
     if status is None or status == _cube.MISSING:
         raise ValueError(f"unknown status {res.status!r} from the physics core")
@@ -149,7 +149,15 @@ def result_from_physics(res: Any, nbins: int) -> dict[str, Any]:
     dsig_err = np.asarray(res.dsigma_dx_err_pb, dtype=float)
     if dsig.shape != (nbins,) or dsig_err.shape != (nbins,):
         raise ValueError(f"physics returned {dsig.shape} bins, expected {nbins}")
-    return {
+    reason = None
+    if status == _cube.BUDGET_EXHAUSTED:
+        rel = float(res.sigma_err_pb) / float(res.sigma_pb) if res.sigma_pb else float("inf")
+        reason = (
+            f"precision {float(res.precision):.3g} not reached within max_evals: relative error "
+            f"{rel:.3g} after {int(res.n_eval)} evaluations (raise vegas.max_evals or loosen "
+            "vegas.precision)"
+        )
+    result = {
         "dsigma_dx": dsig,
         "dsigma_dx_err": dsig_err,
         "sigma": float(res.sigma_pb),
@@ -159,15 +167,61 @@ def result_from_physics(res: Any, nbins: int) -> dict[str, Any]:
         "n_eval": int(res.n_eval),
         "wall_s": float(res.wall_s),
         "status": status,
-        "reason": None,
+        "reason": reason,
     }
+    return checked_result(result, nbins)
+
+
+def checked_result(result: Any, nbins: int) -> dict[str, Any]:
+    """A point's result as it may be stored: well-formed, and numbers consistent with its status.
+
+    A measured point (converged, budget_exhausted) needs finite, non-negative sigma and
+    sigma_err, finite dsigma_dx and errors in every bin and evaluations > 0; anything else (NaN
+    or inf from the integrator, missing keys, wrong shapes, unknown status) becomes status failed
+    with the reason, so NaN is never stored as converged. This is what `cube.verify_store`
+    checks on open.
+    """
+    try:
+        status = int(result["status"])
+        out = {name: result[name] for name in _cube.DATA_VARS}
+        out["reason"] = result.get("reason")
+        for name in ("dsigma_dx", "dsigma_dx_err"):
+            out[name] = np.asarray(out[name], dtype=float)
+            if out[name].shape != (nbins,):
+                raise ValueError(f"{name} has shape {out[name].shape}, expected ({nbins},)")
+        for name in ("sigma", "sigma_err", "chi2_dof", "Q", "wall_s"):
+            out[name] = float(out[name])
+        out["n_eval"] = int(out["n_eval"])
+        if status not in _cube.DONE_STATUSES:
+            raise ValueError(f"status {status} is not a finished point's status")
+        out["status"] = status
+    except Exception as exc:  # noqa: BLE001 - a malformed result is a failed point
+        return failed_result(nbins, f"malformed point result: {type(exc).__name__}: {exc}")
+    bad = []
+    if status in (_cube.CONVERGED, _cube.BUDGET_EXHAUSTED):
+        for name in ("sigma", "sigma_err"):
+            if not (np.isfinite(out[name]) and out[name] >= 0):
+                bad.append(f"{name} = {out[name]!r}")
+        for name in ("dsigma_dx", "dsigma_dx_err"):
+            n_bad = int(np.sum(~np.isfinite(out[name])))
+            if n_bad:
+                bad.append(f"{name} not finite in {n_bad} of {nbins} bins")
+        if out["n_eval"] <= 0:
+            bad.append("no evaluations")
+    elif status == _cube.BELOW_THRESHOLD and out["sigma"] != 0:
+        bad.append(f"below threshold with sigma = {out['sigma']!r}")
+    if bad:
+        was = _cube.STATUS_NAMES[status]
+        return failed_result(nbins, f"integration gave unusable numbers ({'; '.join(bad)}); "
+                             f"reported as {was}, stored as failed", out["wall_s"])
+    return out
 
 
 def failed_result(nbins: int, reason: str, wall_s: float = float("nan")) -> dict[str, Any]:
     nan = np.full(nbins, np.nan)
     return {
         "dsigma_dx": nan, "dsigma_dx_err": nan, "sigma": np.nan, "sigma_err": np.nan,
-        "chi2_dof": np.nan, "Q": np.nan, "n_eval": 0, "wall_s": wall_s,
+        "chi2_dof": np.nan, "Q": np.nan, "n_eval": 0, "wall_s": float(wall_s),
         "status": _cube.FAILED, "reason": reason,
     }
 
@@ -241,18 +295,41 @@ def scan(
     store = Path(store)
     log = log or (lambda msg: None)
     point_function = point_function or compute_point
+    if not store.parent.exists():
+        raise StoreError(f"{store}: parent directory {store.parent} does not exist")
 
+    # one writer per store: a second scan is refused while this one runs (see cube.StoreLock)
+    lock = _cube.StoreLock(store, purpose=f"scan {spec.name}").acquire()
+    try:
+        if lock.stale_holder:
+            log(f"took over the lock of an earlier scan that is no longer running "
+                f"(pid {lock.stale_holder.get('pid')} on {lock.stale_holder.get('host')})")
+        n_removed = _cube.clean_leftovers(store)
+        if n_removed:
+            log(f"removed {n_removed} leftovers of an interrupted write")
+        return _scan_locked(spec, store, client, n_workers, progress, retry_failed,
+                            point_function, log)
+    finally:
+        lock.release()
+
+
+def _scan_locked(spec, store, client, n_workers, progress, retry_failed, point_function, log):
     # 1. everything that can refuse the scan, before the store is touched
+    exposure = []
     if store.exists():
-        ds = _cube._open_raw(store)
+        ds = _cube._open_raw(store, locked=True)
         _cube.check_compatible(ds, spec, store)
+        exposure = _cube.exposure_changes(ds, spec)
         ds.close()
         created = False
     else:
-        if not store.parent.exists():
-            raise StoreError(f"{store}: parent directory {store.parent} does not exist")
         created = True
     tasks = {(t.experiment, t.energy_gev, t.mass_gev): t for t in _tasks(spec)}
+    if exposure:
+        # exposure-like values do not enter the integration: take the config's, keep the points
+        _cube.update_exposure(store, exposure)
+        log("updated exposure of the stored experiments (points kept): " + "; ".join(
+            f"{name} {coord} {have!r} -> {want!r}" for name, _i, coord, have, want in exposure))
     if not created and not any(_cube.missing_coordinates(ds, spec).values()):
         todo = _todo(_cube.PointWriter(store), tasks, retry_failed)
         if not todo:  # nothing to do: no cluster, no write
@@ -363,6 +440,7 @@ def _run(client, todo, writer, report, point_function, progress, name) -> None:
                 continue
             finally:
                 fut.release()
+            result = checked_result(result, len(task.x_edges) - 1)
             writer.write(*point, result)
             report.n_written += 1
             report.statuses[_cube.STATUS_NAMES[int(result["status"])]] += 1
