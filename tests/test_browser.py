@@ -1,0 +1,149 @@
+"""The standalone HTML of `mcpdask browse --html` in real headless Chromium (Debian's chromium and
+chromedriver, driven by Selenium): it loads offline, a slider move changes the plotted curves to
+the limits the library derives for that setting, a check box hides an experiment, and the console
+shows no JavaScript error. Run with `pytest -m browser` (deploy/ci-browser.sh installs chromium).
+"""
+
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import mcpdask
+from mcpdask.cli import main
+from mcpdask.views.browser import NOMINAL, LimitBrowser
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+LIMITS = Path(__file__).parents[1].parent / "shared" / "data" / "limits"
+
+# every data source of a curve carries its experiment and channel (columns exp, chan)
+CURVES_JS = """
+const out = {};
+for (const m of Bokeh.documents[0].all_models) {
+  if (m.data_source && m.data_source.data && m.data_source.data.exp) {
+    const d = m.data_source.data;
+    out[d.exp[0] + " " + d.chan[0]] = {eps: Array.from(d.eps), visible: m.visible};
+  }
+}
+return out;
+"""
+FIND_JS = """
+const selector = arguments[0];
+const found = [];
+function walk(root) {
+  for (const el of root.querySelectorAll(selector)) found.push(el);
+  for (const el of root.querySelectorAll("*")) if (el.shadowRoot) walk(el.shadowRoot);
+}
+walk(document);
+return found;
+"""
+
+
+@pytest.fixture
+def driver(tmp_path):
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+
+    for path in (CHROMIUM, CHROMEDRIVER):
+        assert path.exists(), (
+            f"{path} missing: run deploy/ci-browser.sh (apt-get install chromium chromium-driver)"
+        )
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in (
+        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}", "--window-size=1400,900",
+    ):  # fmt: skip
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    drv = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    yield drv
+    drv.quit()
+    shutil.rmtree(tmp_path / "chromium-profile", ignore_errors=True)
+
+
+def wait_for(predicate, timeout=20.0, step=0.2):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError(f"timed out after {timeout} s")
+
+
+def js_errors(log):
+    return [e for e in log if e["level"] == "SEVERE" or "Error" in e["message"]]
+
+
+def test_standalone_html_in_headless_chromium(quick_cube_store, tmp_path, driver):
+    from selenium.webdriver.common.keys import Keys
+
+    html = tmp_path / "browser.html"
+    args = ["browse", str(quick_cube_store), "--html", str(html)]
+    if LIMITS.is_dir():
+        args += ["--overlay", str(LIMITS)]
+    start = time.perf_counter()
+    assert main(args) == 0
+    print(
+        f"HTML written in {time.perf_counter() - start:.1f} s, {html.stat().st_size / 1e6:.1f} MB"
+    )
+    text = html.read_text()
+    assert "cdn.holoviz.org" not in text and "cdn.bokeh.org" not in text  # works offline
+
+    start = time.perf_counter()
+    driver.get(html.as_uri())
+    before = wait_for(lambda: _curves(driver))
+    print(f"page rendered in {time.perf_counter() - start:.1f} s")
+    assert set(before) == {
+        "na64mu brem",
+        "na64mu combined",
+        "ldmx brem",
+        "ldmx meson",
+        "ldmx combined",
+    }
+
+    # move the exposure slider one step (nominal -> the first decade) with the keyboard
+    handles = driver.execute_script(FIND_JS, ".noUi-handle")
+    assert len(handles) == 3, "exposure, x_min and thickness sliders"
+    handles[0].click()
+    handles[0].send_keys(Keys.ARROW_RIGHT)
+    after = wait_for(lambda: (c := _curves(driver)) and c != before and c)
+    browser = LimitBrowser(mcpdask.open_cube(quick_cube_store), coarse=True)
+    lot = browser.options["leptons_on_target"][1]
+    expected = browser.derive(lot, NOMINAL, NOMINAL)["eps_limit"]
+    for key, curve in after.items():
+        name, chan = key.split()
+        want = expected.sel(experiment=name, channel=chan).values
+        got = np.array([np.nan if v is None else v for v in curve["eps"]], dtype=float)
+        np.testing.assert_allclose(got, np.where(np.isfinite(want), want, np.nan), rtol=1e-9)
+        assert not np.allclose(got, np.array(before[key]["eps"], dtype=float), equal_nan=True)
+
+    # untick the first experiment: its curves are hidden, the others stay
+    boxes = driver.execute_script(FIND_JS, "input[type=checkbox]")
+    boxes[0].click()
+    hidden = wait_for(lambda: (c := _curves(driver)) and not c["na64mu brem"]["visible"] and c)
+    assert hidden["ldmx brem"]["visible"] and not hidden["na64mu combined"]["visible"]
+
+    shot = tmp_path / "browser.png"
+    driver.save_screenshot(str(shot))
+    assert shot.stat().st_size > 10_000
+    print(f"screenshot: {shot}")
+    log = driver.get_log("browser")
+    assert not js_errors(log), js_errors(log)
+
+
+def _curves(driver):
+    try:
+        curves = driver.execute_script(
+            "if (!(window.Bokeh && Bokeh.documents.length)) return null;" + CURVES_JS
+        )
+    except Exception:  # noqa: BLE001 - the page is still loading
+        return None
+    return curves or None
