@@ -91,7 +91,8 @@ def markdown(report):
     lines = [
         f"Machine: {m['cores']} cores, {m['cpu']}, Python {m['python']}; load average "
         f"{m['load_average']} at the start, {report.get('load_average_end')} at the end "
-        f"(other jobs shared the machine); {m['date']}; `python -m benchmarks.run"
+        f"(other jobs shared the machine); {m['date']}; commit {report.get('git')}; "
+        f"`python -m benchmarks.run"
         f"{' --quick' if report['quick'] else ''}{' --skip-ww' if report['skip_ww'] else ''}`.",
         "",
         "| quantity | measured | target |",
@@ -108,9 +109,24 @@ def markdown(report):
     return "\n".join(lines), "\n\n".join(details)
 
 
+def git_revision():
+    """The commit the benchmark ran on (and whether mcpdask/ had uncommitted changes)."""
+    import subprocess
+
+    try:
+        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                             text=True, check=True).stdout.strip()  # fmt: skip
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "mcpdask"],
+                               capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+        return rev + (" (mcpdask/ modified)" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
 def run(quick=False, skip_ww=False, parts=PARTS, log=print):
     report = {
         "machine": physics.machine(),
+        "git": git_revision(),
         "quick": quick,
         "skip_ww": skip_ww,
         "parts": list(parts),

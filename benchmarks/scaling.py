@@ -136,7 +136,8 @@ def timed_scan(cluster, config, workdir, keep=None, profile=False):
         start = time.perf_counter()
         if profiler:
             profiler.enable()
-        report = mcpdask.scan(config, store, client=cluster.client, progress=False)
+        with cluster.client.as_current():  # mcpdask.scan's as_completed uses the default client
+            report = mcpdask.scan(config, store, client=cluster.client, progress=False)
         if profiler:
             profiler.disable()
         total = time.perf_counter() - start
@@ -204,8 +205,9 @@ def machinery_overhead(cluster, config, workdir):
     cloudpickle.register_pickle_by_value(this)  # workers need not import benchmarks
     store = Path(tempfile.mkdtemp(dir=workdir)) / "cube.zarr"
     start = time.perf_counter()
-    report = mcpdask.scan(config, store, client=cluster.client, progress=False,
-                          point_function=canned_point)  # fmt: skip
+    with cluster.client.as_current():
+        report = mcpdask.scan(config, store, client=cluster.client, progress=False,
+                              point_function=canned_point)  # fmt: skip
     total = time.perf_counter() - start
     shutil.rmtree(store.parent, ignore_errors=True)
     return {"workers": cluster.n_workers, "points": report.n_points, "wall_s": total,
@@ -272,7 +274,9 @@ def run(quick=False, workdir=None, keep_paper_store=None, repeats=None, log=prin
                 timed_scan(c, configs["quick"], workdir)
             for rep in range(repeats):
                 for name, cfg in configs.items():
-                    for n, c in cl.items():
+                    # alternate 1,2 / 2,1 so a drift in the machine's load hits both alike
+                    order = list(cl.items()) if rep % 2 == 0 else list(cl.items())[::-1]
+                    for n, c in order:
                         keep = (
                             keep_paper_store if (name == "paper" and n == 2 and rep == 0) else None
                         )
