@@ -149,6 +149,66 @@ def integrand_throughput(n_points=200_000, mass=0.05, methods=METHODS):
     return rows
 
 
+def profile_point(method="etl", precision=0.01, n_points=20, experiment="NA64mu", mass=0.05):
+    """Where a point's CPU time goes (cProfile on process time, so other jobs on the machine do
+    not distort the shares): the integrand (split into its parts), vegas itself (grid
+    adaptation and sampling, compiled code inside vegas), our per-iteration bookkeeping
+    (stratified sums per x bin), and the rest (set-up, result)."""
+    import cProfile
+    import io
+    import pstats
+
+    exp = EXPERIMENTS[experiment]
+    edges = np.linspace(0.0, 1.0, 101)  # the paper's 100 x bins
+
+    def points():
+        for seed in range(n_points):
+            cross_section(**exp, mass_gev=mass, method=method, precision=precision, seed=seed,
+                          x_edges=edges)  # fmt: skip
+
+    points()  # warm caches
+    prof = cProfile.Profile(time.process_time)
+    prof.enable()
+    points()
+    prof.disable()
+    stats = pstats.Stats(prof, stream=io.StringIO()).stats
+    cum, own = {}, {}
+    for (filename, _line, func), (_cc, _nc, tt, ct, _callers) in stats.items():
+        key = f"{os.path.basename(filename)}:{func}"
+        cum[key] = cum.get(key, 0.0) + ct
+        own[key] = own.get(key, 0.0) + tt
+    total = cum.get("integrate.py:cross_section", 0.0)
+    integrand = cum.get("integrate.py:evaluate", 0.0)
+    parts = {
+        "integrand": integrand,
+        "  kinematics.emission": cum.get("kinematics.py:emission", 0.0),
+        "  lepton tensor (closed form)": cum.get("_amplitude_closed_form.py:tensor_minus_g", 0.0)
+        + cum.get("_amplitude_closed_form.py:tensor_rr", 0.0),
+        "  pair decay (etl-direct)": cum.get("kinematics.py:pair_decay", 0.0),
+        "  form factor": cum.get("formfactor.py:g2", 0.0),
+        # vegas.Integrator calls are compiled: their time is the caller's own time
+        "vegas warm-up: sampling + grid adaptation": own.get("integrate.py:_run_vegas", 0.0),
+        "production: vegas sampling + per-bin stratified sums": own.get(
+            "integrate.py:_one_iteration", 0.0
+        )
+        + cum.get("integrate.py:_stratified_sums", 0.0)
+        + cum.get("integrate.py:components", 0.0),
+    }
+    parts["rest (set-up, chi2, result)"] = (
+        total - integrand - parts["vegas warm-up: sampling + grid adaptation"]
+        - parts["production: vegas sampling + per-bin stratified sums"]
+    )  # fmt: skip
+    return {
+        "method": method,
+        "experiment": experiment,
+        "mass_gev": mass,
+        "precision": precision,
+        "x_bins": 100,
+        "cpu_s_per_point": total / n_points,
+        "shares": {k: v / total for k, v in parts.items()},
+    }
+
+
 def ww_over_etl(masses=None, precision=0.01, with_ww=True):
     """sigma(WW)/sigma(ETL) and sigma(IWW)/sigma(ETL) for both experiments over a mass grid
     (WW/ETL is None with with_ww=False)."""
@@ -229,6 +289,13 @@ def format_tables(report):
         lines.append(
             f"{r['experiment']:<8} {r['mass_gev']:>6g} {r['method']:<11} {r['n_eval']:>8d} {r['wall_s']:>8.3f} s"
         )
+    for p in report.get("profile", []):
+        lines += ["", f"where a {p['method']} point's CPU time goes ({p['experiment']}, m_chi = "
+                  f"{p['mass_gev']:g}, precision {p['precision']:g}, {p['x_bins']} x bins: "
+                  f"{p['cpu_s_per_point'] * 1e3:.0f} ms CPU per point, cProfile)"]  # fmt: skip
+        for k, v in p["shares"].items():
+            if v > 0:
+                lines.append(f"  {k:<55} {v:>6.1%}")
     lines += ["", "integrand throughput (evaluations per second, one core)"]
     for r in report["integrand_throughput"]:
         lines.append(f"{r['experiment']:<8} {r['method']:<11} {r['evals_per_s']:>12.3g}")
@@ -265,6 +332,7 @@ def run(quick=False, methods=METHODS, repeats=None, ww_repeats=1, ratios_over_ma
         "ratios": ratios(ttp) + ratios(tight),
         "evaluations_for_precision": evaluations_for_precision(),
         "integrand_throughput": integrand_throughput(methods=methods),
+        "profile": [profile_point(m) for m in ("etl", "etl-direct") if m in methods],
         "ww_over_etl": (
             ww_over_etl(ratio_masses, with_ww=with_ww)
             if ratios_over_mass and {"etl", "iww"} <= set(methods)
