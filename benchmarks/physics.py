@@ -209,6 +209,54 @@ def profile_point(method="etl", precision=0.01, n_points=20, experiment="NA64mu"
     }
 
 
+ALLOCATOR_SETTINGS = {
+    "glibc default": {},
+    "dask worker default (MALLOC_TRIM_THRESHOLD_=65536)": {"MALLOC_TRIM_THRESHOLD_": "65536"},
+    "MALLOC_TRIM_THRESHOLD_=64 MiB": {"MALLOC_TRIM_THRESHOLD_": str(64 * 2**20)},
+}
+
+
+def point_times(method="etl", precisions=(0.01, 0.001), n_seeds=10, mass=0.05):
+    """CPU, user and system seconds per point (paper x bins), both experiments: the numbers
+    `allocator_effect` collects from a fresh process."""
+    edges = np.linspace(0.0, 1.0, 101)
+    rows = []
+    for name, exp in EXPERIMENTS.items():
+        for prec in precisions:
+            kw = dict(exp, mass_gev=mass, method=method, precision=prec, x_edges=edges)
+            cross_section(**kw, seed=99)
+            t0, wall0 = os.times(), time.perf_counter()
+            for seed in range(n_seeds):
+                cross_section(**kw, seed=seed)
+            t1, wall1 = os.times(), time.perf_counter()
+            rows.append({
+                "experiment": name, "method": method, "precision": prec,
+                "wall_s": (wall1 - wall0) / n_seeds,
+                "user_s": (t1.user - t0.user) / n_seeds,
+                "sys_s": (t1.system - t0.system) / n_seeds,
+            })  # fmt: skip
+    return rows
+
+
+def allocator_effect(settings=None, n_seeds=10):
+    """etl points in fresh processes under glibc malloc settings. numpy allocates and frees
+    arrays of ~10^4-10^5 doubles per vegas batch; when glibc hands that memory back to the
+    kernel at every free (trim/munmap), the next batch page-faults it in again: system time."""
+    import subprocess
+    import sys
+
+    rows = []
+    for label, env in (settings or ALLOCATOR_SETTINGS).items():
+        code = f"import json; from benchmarks.physics import point_times; " \
+               f"print(json.dumps(point_times(n_seeds={n_seeds})))"  # fmt: skip
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+        proc = subprocess.run([sys.executable, "-c", code], env={**full_env, **env},
+                              capture_output=True, text=True, check=True)  # fmt: skip
+        for row in json.loads(proc.stdout.strip().splitlines()[-1]):
+            rows.append({"allocator": label, **row})
+    return rows
+
+
 def ww_over_etl(masses=None, precision=0.01, with_ww=True):
     """sigma(WW)/sigma(ETL) and sigma(IWW)/sigma(ETL) for both experiments over a mass grid
     (WW/ETL is None with with_ww=False)."""
@@ -296,6 +344,14 @@ def format_tables(report):
         for k, v in p["shares"].items():
             if v > 0:
                 lines.append(f"  {k:<55} {v:>6.1%}")
+    if report.get("allocator"):
+        lines += ["", "etl point (100 x bins, m_chi = 0.05) under glibc malloc settings: "
+                  "wall s per point (user + sys)"]  # fmt: skip
+    for r in report.get("allocator", []):
+        lines.append(
+            f"  {r['allocator']:<51} {r['experiment']:<7} {r['precision']:>5g} "
+            f"{r['wall_s']:>7.3f} s ({r['user_s']:.3f} + {r['sys_s']:.3f})"
+        )
     lines += ["", "integrand throughput (evaluations per second, one core)"]
     for r in report["integrand_throughput"]:
         lines.append(f"{r['experiment']:<8} {r['method']:<11} {r['evals_per_s']:>12.3g}")
@@ -333,6 +389,7 @@ def run(quick=False, methods=METHODS, repeats=None, ww_repeats=1, ratios_over_ma
         "evaluations_for_precision": evaluations_for_precision(),
         "integrand_throughput": integrand_throughput(methods=methods),
         "profile": [profile_point(m) for m in ("etl", "etl-direct") if m in methods],
+        "allocator": allocator_effect(n_seeds=3 if quick else 10) if "etl" in methods else [],
         "ww_over_etl": (
             ww_over_etl(ratio_masses, with_ww=with_ww)
             if ratios_over_mass and {"etl", "iww"} <= set(methods)

@@ -31,6 +31,10 @@ import mcpdask
 from benchmarks.physics import load_average, machine
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+TUNED_MALLOC = {"MALLOC_TRIM_THRESHOLD_": 64 * 2**20}
+"""Dask starts workers with MALLOC_TRIM_THRESHOLD_=65536: glibc then returns freed memory to
+the kernel after nearly every numpy batch and page-faults it back in (system time, ~half of a
+point's CPU; see benchmarks.physics.allocator_effect). The tuned variant keeps 64 MiB."""
 
 
 def _worker_info():
@@ -47,13 +51,17 @@ def _worker_info():
 class Cluster:
     """A LocalCluster with n single-threaded worker processes and its Client."""
 
-    def __init__(self, n_workers):
+    def __init__(self, n_workers, environ=None):
+        import dask
         from distributed import Client, LocalCluster
 
         start = time.perf_counter()
+        spawn_env = {**dask.config.get("distributed.nanny.pre-spawn-environ"), **(environ or {})}
         self.cluster = LocalCluster(
-            n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=":0"
-        )
+            n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=":0",
+            env={k: str(v) for k, v in (environ or {}).items()},  # the Nanny's env wins
+        )  # fmt: skip
+        self.environ = spawn_env
         # not the default client: two clusters live at once, and closing them must not leave
         # dask's default scheduler pointing at a closed client
         self.client = Client(self.cluster, set_as_default=False)
@@ -235,11 +243,11 @@ def write_cost(config, workdir, n=None):
 
 
 @contextmanager
-def clusters(counts):
+def clusters(counts, environ=None):
     made = {}
     try:
         for n in counts:
-            made[n] = Cluster(n)
+            made[n] = Cluster(n, environ)
         yield made
     finally:
         for c in made.values():
@@ -266,25 +274,29 @@ def run(quick=False, workdir=None, keep_paper_store=None, repeats=None, log=prin
         if quick:
             configs.pop("paper-0.1%")
         grid_sizes = (5, 10, 20) if quick else (10, 20, 40, 80)
-        with clusters((1, 2)) as cl:
+        with clusters((1, 2)) as cl, clusters((1, 2), TUNED_MALLOC) as tuned:
             out["cluster_startup_s"] = {str(n): c.startup_s for n, c in cl.items()}
             out["worker_warmup_s"] = {str(n): c.warmup_s for n, c in cl.items()}
             # a throw-away scan on each cluster: first-call costs (imports, zarr, numba caches)
-            for c in cl.values():
+            for c in [*cl.values(), *tuned.values()]:
                 timed_scan(c, configs["quick"], workdir)
+            runs = [(name, cfg, cl) for name, cfg in configs.items()]
+            runs += [(f"{name}, trim 64M", configs[name], tuned)
+                     for name in ("paper", "paper-0.1%") if name in configs]  # fmt: skip
             for rep in range(repeats):
-                for name, cfg in configs.items():
+                for name, cfg, cset in runs:
                     # alternate 1,2 / 2,1 so a drift in the machine's load hits both alike
-                    order = list(cl.items()) if rep % 2 == 0 else list(cl.items())[::-1]
+                    order = list(cset.items()) if rep % 2 == 0 else list(cset.items())[::-1]
                     for n, c in order:
                         keep = (
                             keep_paper_store if (name == "paper" and n == 2 and rep == 0) else None
                         )
                         row = timed_scan(c, cfg, workdir, keep=keep)
                         row["name"], row["repeat"] = name, rep
+                        row["worker_environ"] = {k: str(v) for k, v in c.environ.items()}
                         out["scans"].append(row)
                         log(
-                            f"  scan {name:<11} {n} worker(s): {row['wall_s']:6.2f} s "
+                            f"  scan {name:<20} {n} worker(s): {row['wall_s']:6.2f} s "
                             f"(tasks {row['task_compute_s']:6.2f} s, efficiency "
                             f"{row['worker_efficiency']:.2f}, load {row['load_average_before'][0]})"
                         )
@@ -339,11 +351,11 @@ def speedups(rows):
 def format_table(report):
     lines = ["scans (LocalCluster, single-threaded workers, start-up excluded; median of "
              f"{report['repeats']}); eff = sum of task times / (workers x compute phase)",
-             f"{'scan':<11} {'points':>6} {'prec':>6} {'task [s]':>8} {'1 worker':>9} "
+             f"{'scan':<20} {'points':>6} {'prec':>6} {'task [s]':>8} {'1 worker':>9} "
              f"{'2 workers':>9} {'2/1':>5} {'eff1':>5} {'eff2':>5} {'peak RSS':>9}"]  # fmt: skip
     for s in report["speedup"]:
         lines.append(
-            f"{s['name']:<11} {s['points']:>6d} {s['precision']:>6g} {s['mean_task_s']:>8.3f} "
+            f"{s['name']:<20} {s['points']:>6d} {s['precision']:>6g} {s['mean_task_s']:>8.3f} "
             f"{s['wall_1_s']:>8.2f}s {s['wall_2_s']:>8.2f}s {s['speedup']:>5.2f} "
             f"{s['efficiency_1']:>5.2f} {s['efficiency_2']:>5.2f} {s['peak_rss_mb_per_worker']:>6.0f} MB"
         )
