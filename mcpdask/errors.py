@@ -21,5 +21,9 @@ class StoreError(McpdaskError):
     """A store is not an mcpdask cube, is corrupt, or was made with other physics options."""
 
 
+class ReferenceCurveError(McpdaskError):
+    """A file or directory of existing limits (mass_GeV,eps curves) is missing or malformed."""
+
+
 class MaskedPointsWarning(UserWarning):
     """Cube points used by a derivation are missing or unconverged; their results are masked (NaN)."""

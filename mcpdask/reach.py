@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,6 +63,7 @@ from mcpdask.physics.mesons import (
     branching_ratio_chichi_per_eps2,
     meson_yield,
 )
+from mcpdask.references import ReferenceCurve, read_reference_curves
 
 PB_TO_CM2 = 1e-36
 """1 pb in cm^2."""
@@ -865,91 +866,7 @@ def _example_cube() -> xr.Dataset:
 
 
 # --------------------------------------------------------------------------------------------
-# Existing bounds and where a limit curve beats them
-
-
-@dataclass(frozen=True)
-class ReferenceCurve:
-    """An existing exclusion in the (m_chi, eps) plane, traced as a polyline (mass_GeV, eps).
-
-    The excluded region lies above its lower boundary. `lower_boundary(m)` is the smallest eps at
-    which the traced line crosses the vertical line at mass m (segments interpolated linearly in
-    log m, log eps): for a closed contour this is the excluded region's lower edge, for an open
-    curve the curve itself. No implicit closing segment is added (files that are closed contours
-    repeat their turning points explicitly). +inf outside the curve's mass range: no bound there.
-    """
-
-    name: str
-    mass_gev: np.ndarray
-    eps: np.ndarray
-    source: str = ""
-
-    def lower_boundary(self, mass_gev) -> np.ndarray:
-        m = np.log(np.atleast_1d(np.asarray(mass_gev, dtype=float)))
-        lm, le = np.log(self.mass_gev), np.log(self.eps)
-        out = np.full(m.shape, np.inf)
-        for j in range(lm.size - 1):
-            m0, m1, e0, e1 = lm[j], lm[j + 1], le[j], le[j + 1]
-            lo, hi = min(m0, m1), max(m0, m1)
-            hit = (m >= lo) & (m <= hi)
-            if not np.any(hit):
-                continue
-            if m1 == m0:  # vertical segment: its lower end
-                value = np.full(m.shape, min(e0, e1))
-            else:
-                value = e0 + (e1 - e0) * (m - m0) / (m1 - m0)
-            out = np.where(hit, np.minimum(out, np.exp(value)), out)
-        if lm.size == 1:
-            out = np.where(m == lm[0], np.exp(le[0]), out)
-        return out
-
-
-def read_reference_curve(path: str | Path) -> ReferenceCurve:
-    """A reference bound from a CSV: '#' comment lines, a header `mass_GeV,eps`, then rows."""
-    path = Path(path)
-    try:
-        lines = path.read_text().splitlines()
-    except OSError as exc:
-        raise PhysicsInputError(
-            f"cannot read reference curve {str(path)!r}: {exc.strerror}"
-        ) from None
-    comments = [ln.lstrip("#").strip() for ln in lines if ln.lstrip().startswith("#")]
-    rows = [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
-    if not rows or [h.strip() for h in rows[0].split(",")] != ["mass_GeV", "eps"]:
-        raise PhysicsInputError(f"reference curve {str(path)!r}: expected a header 'mass_GeV,eps'")
-    mass, eps = [], []
-    for row in rows[1:]:
-        try:
-            m_str, e_str = row.split(",")
-            m_val, e_val = float(m_str), float(e_str)
-        except ValueError:
-            raise PhysicsInputError(
-                f"reference curve {str(path)!r}: bad data row {row!r}"
-            ) from None
-        if not (m_val > 0 and e_val > 0 and math.isfinite(m_val) and math.isfinite(e_val)):
-            raise PhysicsInputError(
-                f"reference curve {str(path)!r}: mass and eps must be > 0: {row!r}"
-            )
-        mass.append(m_val)
-        eps.append(e_val)
-    if not mass:
-        raise PhysicsInputError(f"reference curve {str(path)!r}: no data rows")
-    return ReferenceCurve(path.stem, np.array(mass), np.array(eps), source="; ".join(comments))
-
-
-def read_reference_curves(path: str | Path | Iterable[str | Path]) -> list[ReferenceCurve]:
-    """Reference curves from a CSV file, a directory of CSV files, or a list of those."""
-    if not isinstance(path, str | Path):
-        return [c for p in path for c in read_reference_curves(p)]
-    path = Path(path)
-    if path.is_dir():
-        files = sorted(path.glob("*.csv"))
-        if not files:
-            raise PhysicsInputError(f"no *.csv reference curves in {str(path)!r}")
-        return [read_reference_curve(f) for f in files]
-    if not path.exists():
-        raise PhysicsInputError(f"no such reference curve file or directory: {str(path)!r}")
-    return [read_reference_curve(path)]
+# Where a limit curve beats existing bounds (curves read by mcpdask.references)
 
 
 @dataclass(frozen=True)
@@ -1022,12 +939,12 @@ def reach_window(limit_curve, reference) -> list[ReachWindow]:
     if isinstance(reference, ReferenceCurve):
         refs = [reference]
     elif isinstance(reference, str | Path):
-        refs = read_reference_curves(reference)
+        refs = read_reference_curves(reference, require_source=False)
     else:
         refs = [r if isinstance(r, ReferenceCurve) else None for r in reference]
         if any(r is None for r in refs):
             refs = read_reference_curves(
-                [r for r in reference if not isinstance(r, ReferenceCurve)]
+                [r for r in reference if not isinstance(r, ReferenceCurve)], require_source=False
             )
             refs += [r for r in reference if isinstance(r, ReferenceCurve)]
     if isinstance(limit_curve, xr.DataArray):

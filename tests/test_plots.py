@@ -11,10 +11,10 @@ import pytest
 
 import mcpdask
 from mcpdask.cli import main
-from mcpdask.errors import McpdaskError, StoreError
+from mcpdask.errors import McpdaskError, ReferenceCurveError, StoreError
+from mcpdask.references import read_reference_curve, read_reference_curves
 from mcpdask.views.browser import NOMINAL, LimitBrowser
 from mcpdask.views.figures import write_figures
-from mcpdask.views.overlays import OverlayError, read_overlay, read_overlays
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -57,7 +57,7 @@ def test_figures_command_writes_readable_pngs_and_pdfs(quick_cube_store, tmp_pat
 @pytest.mark.skipif(not LIMITS.is_dir(), reason=f"no shared limits folder {LIMITS}")
 def test_overlay_reader_accepts_every_shared_limit_file():
     files = sorted(LIMITS.glob("*.csv"))
-    overlays = read_overlays(LIMITS)
+    overlays = read_reference_curves(LIMITS)
     assert [o.name for o in overlays] == [f.stem for f in files] and files
     for ov in overlays:
         assert ov.source and ov.mass_gev.size >= 2 and np.all(ov.eps > 0)
@@ -67,7 +67,7 @@ def test_overlay_reader_accepts_every_shared_limit_file():
 
 def test_overlay_polygon_is_closed_along_the_top(tmp_path):
     (tmp_path / "toy.csv").write_text(GOOD)
-    ov = read_overlay(tmp_path / "toy.csv")
+    ov = read_reference_curve(tmp_path / "toy.csv")
     assert ov.source == "toy bound, source: made up for a test" and not ov.closed
     m, e = ov.polygon(eps_top=1.0)
     assert m.tolist() == [0.01, 0.1, 1.0, 1.0, 0.01] and e[-2:].tolist() == [1.0, 1.0]
@@ -91,8 +91,8 @@ def test_overlay_polygon_is_closed_along_the_top(tmp_path):
 def test_overlay_reader_rejects_malformed_file_naming_file_and_line(tmp_path, text, expected):
     bad = tmp_path / "bad.csv"
     bad.write_text(text)
-    with pytest.raises(OverlayError) as info:
-        read_overlay(bad)
+    with pytest.raises(ReferenceCurveError) as info:
+        read_reference_curve(bad)
     assert str(bad) in str(info.value) and expected in str(info.value)
     assert "\n" not in str(info.value) and isinstance(info.value, McpdaskError)
 

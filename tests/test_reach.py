@@ -21,15 +21,13 @@ from scipy import stats
 from mcpdask.errors import MaskedPointsWarning, McpdaskError, PhysicsInputError
 from mcpdask.physics.mesons import PDG_VECTOR_MESONS
 from mcpdask.reach import (
-    ReferenceCurve,
     eps_limits,
     integrate_x,
     poisson_upper_limit,
     reach_window,
-    read_reference_curve,
-    read_reference_curves,
     signal_yield,
 )
+from mcpdask.references import ReferenceCurve, read_reference_curve, read_reference_curves
 
 SHARED_LIMITS = Path(__file__).resolve().parents[2] / "shared" / "data" / "limits"
 NA64MU_DSIGMA_PB = 2.0  # constant dsigma/dx of the synthetic NA64mu cube, pb

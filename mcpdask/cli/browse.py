@@ -7,12 +7,12 @@ import sys
 
 def run(args) -> int:
     from mcpdask.cli.limits import open_store
+    from mcpdask.references import read_reference_curves
     from mcpdask.views.browser import LimitBrowser, check_port, save_html, serve
-    from mcpdask.views.overlays import read_overlays
 
     if args.html is None:
         check_port(args.port)  # fail before the slow part
-    overlays = read_overlays(args.overlay) if args.overlay else []
+    overlays = read_reference_curves(args.overlay) if args.overlay else []
     cube = open_store(args.store)
     browser = LimitBrowser(cube, overlays, coarse=args.html is not None)
     if args.html is not None:

@@ -18,10 +18,10 @@ def _masses(text: str | None):
 
 def run(args) -> int:
     from mcpdask.cli.limits import open_store
+    from mcpdask.references import read_reference_curves
     from mcpdask.views.figures import FIGURES, write_figures
-    from mcpdask.views.overlays import read_overlays
 
-    overlays = read_overlays(args.overlay) if args.overlay else []
+    overlays = read_reference_curves(args.overlay) if args.overlay else []
     methods = [m.strip() for m in args.ratio_methods.split(",") if m.strip()]
     figures = [f.strip() for f in args.only.split(",")] if args.only else list(FIGURES)
     cube = open_store(args.store)

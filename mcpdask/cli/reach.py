@@ -10,9 +10,10 @@ from mcpdask.cli.limits import add_common_arguments, compute_limits, shown_chann
 
 
 def run(args) -> int:
-    from mcpdask.reach import reach_window, read_reference_curves
+    from mcpdask.reach import reach_window
+    from mcpdask.references import read_reference_curves
 
-    references = read_reference_curves(args.reference)
+    references = read_reference_curves(args.reference, require_source=False)
     ds, settings, messages = compute_limits(args)
     for msg in messages:
         print(f"mcpdask reach: warning: {msg}", file=sys.stderr)

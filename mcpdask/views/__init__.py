@@ -1,2 +1,2 @@
-"""Views of a stored cube: the interactive limit browser (browser), static figures (figures) and
-existing-limit overlays (overlays). Imports matplotlib/hvplot/panel only when used."""
+"""Views of a stored cube: the interactive limit browser (browser) and static figures (figures),
+with existing limits (mcpdask.references) overlaid. Imports matplotlib/hvplot/panel only when used."""

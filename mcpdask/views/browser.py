@@ -3,7 +3,7 @@
 The widgets for exposure (leptons on target), recoil cut x_min and target thickness re-derive the
 limits from the cube's stored dsigma/dx through `mcpdask.reach.limits_dataset` (no integration);
 the experiment and channel check boxes show and hide curves in the browser (JavaScript), so they
-cost nothing. Existing limits are overlaid as shaded regions (`mcpdask.views.overlays`).
+cost nothing. Existing limits (`mcpdask.references`) are overlaid as shaded regions.
 
 `LimitBrowser(cube).panel()` is the app (a notebook shows it inline); `serve` runs it on a local
 panel server; `save_html` writes a standalone file with every exposure/cut/thickness state
@@ -26,7 +26,7 @@ import numpy as np
 import xarray as xr
 
 from mcpdask.errors import McpdaskError, StoreError
-from mcpdask.views.overlays import Overlay
+from mcpdask.references import ReferenceCurve
 
 CHANNELS = ("brem", "meson", "combined")
 """The channels drawn: bremsstrahlung, the sum of the vector mesons, and their combination."""
@@ -118,7 +118,7 @@ class LimitBrowser:
     def __init__(
         self,
         cube: xr.Dataset,
-        overlays: Sequence[Overlay] = (),
+        overlays: Sequence[ReferenceCurve] = (),
         *,
         options: dict[str, list] | None = None,
         coarse: bool = False,

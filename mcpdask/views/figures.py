@@ -23,8 +23,8 @@ import numpy as np
 import xarray as xr
 
 from mcpdask.errors import McpdaskError, PhysicsInputError
+from mcpdask.references import ReferenceCurve
 from mcpdask.views.browser import CHANNELS, EXPERIMENT_COLORS, OVERLAY_COLORS, require_variables
-from mcpdask.views.overlays import Overlay
 
 FIGURES = ("dsigma_dx", "sigma", "reach", "ratio")
 RATIO_METHODS = ("iww", "ww")
@@ -164,7 +164,7 @@ def figure_sigma(cube: xr.Dataset):
     return fig
 
 
-def figure_reach(cube: xr.Dataset, overlays: Sequence[Overlay] = (), **limit_kwargs):
+def figure_reach(cube: xr.Dataset, overlays: Sequence[ReferenceCurve] = (), **limit_kwargs):
     """(c) eps_lim versus m_chi per experiment for the brem, meson and combined channels, at the
     cube's nominal exposures (limit_kwargs go to mcpdask.reach.limits_dataset), existing limits
     shaded with a legend."""
@@ -327,7 +327,7 @@ def figure_ratio(ratios: xr.Dataset):
 def write_figures(
     cube: xr.Dataset,
     out: str | Path,
-    overlays: Sequence[Overlay] = (),
+    overlays: Sequence[ReferenceCurve] = (),
     *,
     ratio_methods: Sequence[str] = ("iww",),
     ratio_masses: Sequence[float] | None = None,

@@ -1,0 +1,165 @@
+"""Existing millicharged-particle limits: the one data model and reader for `mass_GeV,eps` curves.
+
+File format (one experiment per file): '#' comment lines first, naming the experiment and where the
+numbers were taken from, then the header `mass_GeV,eps`, then one `mass,eps` row per point (mass in
+GeV, eps in units of e), at least two. Blank lines and later '#' lines are ignored. A file traces
+either a closed contour of the excluded region (its last point repeats the first) or only an edge
+of it; either way the excluded region lies above the traced line.
+
+Two views of a curve: `ReferenceCurve.polygon` is the filled region for plots (the traced line,
+closed along the top of the plot unless it is closed already) and `ReferenceCurve.lower_boundary`
+is the lowest excluded eps at each mass, which `mcpdask.reach` compares limits against. Any
+missing or malformed file is a ReferenceCurveError naming the file and, for its content, the line.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mcpdask.errors import ReferenceCurveError
+
+HEADER = ("mass_GeV", "eps")
+
+
+@dataclass(frozen=True)
+class ReferenceCurve:
+    """An existing exclusion in the (m_chi, eps) plane, traced as a polyline (mass_GeV, eps) in file
+    order; `name` is the experiment (the file stem), `source` the file's comment lines."""
+
+    name: str
+    mass_gev: np.ndarray
+    eps: np.ndarray
+    source: str = ""
+    path: str = ""
+
+    @property
+    def closed(self) -> bool:
+        """True when the traced line returns to its first point (a closed contour)."""
+        first = np.log([self.mass_gev[0], self.eps[0]])
+        last = np.log([self.mass_gev[-1], self.eps[-1]])
+        return bool(np.all(np.abs(first - last) < 1e-6))
+
+    def polygon(self, eps_top: float = 10.0) -> tuple[np.ndarray, np.ndarray]:
+        """(mass, eps) vertices of the excluded region for plotting: the traced line, closed along
+        eps_top (raised to the curve's largest eps if that is higher) unless it is already closed."""
+        if self.closed:
+            return self.mass_gev.copy(), self.eps.copy()
+        top = max(float(eps_top), float(self.eps.max()))
+        mass = np.r_[self.mass_gev, self.mass_gev[-1], self.mass_gev[0]]
+        eps = np.r_[self.eps, top, top]
+        return mass, eps
+
+    def lower_boundary(self, mass_gev) -> np.ndarray:
+        """The smallest eps at which the traced line crosses the vertical line at each mass
+        (segments interpolated linearly in log m, log eps): for a closed contour the excluded
+        region's lower edge, for an open curve the curve itself. No implicit closing segment is
+        added. +inf outside the curve's mass range: no bound there."""
+        m = np.log(np.atleast_1d(np.asarray(mass_gev, dtype=float)))
+        lm, le = np.log(self.mass_gev), np.log(self.eps)
+        out = np.full(m.shape, np.inf)
+        for j in range(lm.size - 1):
+            m0, m1, e0, e1 = lm[j], lm[j + 1], le[j], le[j + 1]
+            lo, hi = min(m0, m1), max(m0, m1)
+            hit = (m >= lo) & (m <= hi)
+            if not np.any(hit):
+                continue
+            if m1 == m0:  # vertical segment: its lower end
+                value = np.full(m.shape, min(e0, e1))
+            else:
+                value = e0 + (e1 - e0) * (m - m0) / (m1 - m0)
+            out = np.where(hit, np.minimum(out, np.exp(value)), out)
+        if lm.size == 1:
+            out = np.where(m == lm[0], np.exp(le[0]), out)
+        return out
+
+
+def read_reference_curve(path: str | Path, *, require_source: bool = True) -> ReferenceCurve:
+    """Read one curve (format in the module docstring). require_source=False accepts a file with
+    no '#' comment line before the header (the source is then empty).
+
+    >>> import tempfile, os
+    >>> with tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False) as f:
+    ...     _ = f.write("# toy bound, made up\\nmass_GeV,eps\\n0.01,1e-3\\n0.1,2e-3\\n")
+    >>> ref = read_reference_curve(f.name); os.unlink(f.name)
+    >>> ref.source, ref.eps.tolist(), ref.closed
+    ('toy bound, made up', [0.001, 0.002], False)
+    """
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except UnicodeDecodeError:
+        raise ReferenceCurveError(f"reference curve {path}: not a text file") from None
+    except OSError as exc:
+        raise ReferenceCurveError(
+            f"reference curve {path}: cannot read it ({exc.strerror})"
+        ) from None
+    comments: list[str] = []
+    header_seen = False
+    mass: list[float] = []
+    eps: list[float] = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line:
+            continue
+        if line.startswith("#"):
+            if not header_seen:
+                comments.append(line.lstrip("#").strip())
+            continue
+        where = f"reference curve {path} line {number}"
+        fields = tuple(f.strip() for f in line.split(","))
+        if not header_seen:
+            if fields != HEADER:
+                raise ReferenceCurveError(
+                    f"{where}: expected the header 'mass_GeV,eps' after the '#' comment lines, "
+                    f"got {line[:60]!r}"
+                )
+            if require_source and not any(comments):
+                raise ReferenceCurveError(
+                    f"{where}: no '#' comment line naming the source before the header"
+                )
+            header_seen = True
+            continue
+        if len(fields) != 2:
+            raise ReferenceCurveError(
+                f"{where}: expected 2 columns 'mass_GeV,eps', got {len(fields)}: {line[:60]!r}"
+            )
+        try:
+            m_val, e_val = float(fields[0]), float(fields[1])
+        except ValueError:
+            raise ReferenceCurveError(f"{where}: not a number: {line[:60]!r}") from None
+        if not (math.isfinite(m_val) and math.isfinite(e_val) and m_val > 0 and e_val > 0):
+            raise ReferenceCurveError(
+                f"{where}: mass and eps must be finite and > 0, got {line[:60]!r}"
+            )
+        mass.append(m_val)
+        eps.append(e_val)
+    if not header_seen:
+        raise ReferenceCurveError(f"reference curve {path}: no header line 'mass_GeV,eps'")
+    if len(mass) < 2:
+        raise ReferenceCurveError(
+            f"reference curve {path}: needs at least 2 data rows, has {len(mass)}"
+        )
+    source = "; ".join(c for c in comments if c)
+    return ReferenceCurve(path.stem, np.array(mass), np.array(eps), source=source, path=str(path))
+
+
+def read_reference_curves(
+    path: str | Path | Iterable[str | Path], *, require_source: bool = True
+) -> list[ReferenceCurve]:
+    """Curves from a CSV file, a directory (its *.csv files, sorted by name), or a list of those."""
+    if not isinstance(path, str | Path):
+        return [c for p in path for c in read_reference_curves(p, require_source=require_source)]
+    path = Path(path)
+    if not path.exists():
+        raise ReferenceCurveError(f"reference curve file or directory {path}: does not exist")
+    if path.is_file():
+        return [read_reference_curve(path, require_source=require_source)]
+    files = sorted(path.glob("*.csv"))
+    if not files:
+        raise ReferenceCurveError(f"reference curve directory {path}: has no *.csv files")
+    return [read_reference_curve(f, require_source=require_source) for f in files]
