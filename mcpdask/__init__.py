@@ -8,6 +8,7 @@ The public API is imported lazily, so `import mcpdask` stays cheap:
     mcpdask.limits(cube, exposure=..., channels=...)   lazy eps limits (DataArray) from a cube
     mcpdask.signal_yield(cube, ...), mcpdask.limits_dataset(cube, ...)
     mcpdask.cross_section(lepton, target, energy_gev, mass_gev, x_min, ...)   one point, in pb
+    mcpdask.vector_cross_section(lepton, target, energy_gev, m_v_gev)   dark-photon sigma_V, in pb
 """
 
 from importlib.metadata import PackageNotFoundError, version
@@ -28,6 +29,7 @@ _LAZY = {
     "signal_yield": ("mcpdask.reach", "signal_yield"),
     "limits_dataset": ("mcpdask.reach", "limits_dataset"),
     "cross_section": ("mcpdask.physics.integrate", "cross_section"),
+    "vector_cross_section": ("mcpdask.physics.integrate", "vector_cross_section"),
 }
 
 __all__ = [
@@ -42,6 +44,7 @@ __all__ = [
     "open_cube",
     "scan",
     "signal_yield",
+    "vector_cross_section",
 ]
 
 
