@@ -563,7 +563,7 @@ def compatibility_problems(ds: xr.Dataset, spec: ScanSpec) -> list[str]:
             f"x bins: store has {edges.size - 1} bins on [{edges[0]}, {edges[-1]}], scan has "
             f"{spec.x_edges.size - 1} on [{spec.x_edges[0]}, {spec.x_edges[-1]}]"
         )
-    for exp, i, coord, have, want in _experiment_differences(ds, spec, INTEGRATION_COORDS):
+    for exp, _i, coord, have, want in _experiment_differences(ds, spec, INTEGRATION_COORDS):
         problems.append(
             f"experiment {exp.name!r}: {coord} is {have!r} in the store, {want!r} in the "
             "config (use a new store or a new experiment name)"

@@ -329,7 +329,7 @@ def _scan_locked(spec, store, client, n_workers, progress, retry_failed, point_f
         # exposure-like values do not enter the integration: take the config's, keep the points
         _cube.update_exposure(store, exposure)
         log("updated exposure of the stored experiments (points kept): " + "; ".join(
-            f"{name} {coord} {have!r} -> {want!r}" for name, _i, coord, have, want in exposure))
+            f"{name} {coord} {_fmt(have)} -> {_fmt(want)}" for name, _i, coord, have, want in exposure))
     if not created and not any(_cube.missing_coordinates(ds, spec).values()):
         todo = _todo(_cube.PointWriter(store), tasks, retry_failed)
         if not todo:  # nothing to do: no cluster, no write
@@ -428,7 +428,7 @@ def _run(client, todo, writer, report, point_function, progress, name) -> None:
     bar = tqdm(total=len(futures), desc=f"scan {name}", unit="pt", disable=not progress,
                smoothing=0.1, dynamic_ncols=True)
     try:
-        for fut in as_completed(futures):
+        for fut in as_completed(futures, loop=client.loop):  # client need not be the default
             task = futures.pop(fut)
             point = (task.experiment, task.energy_gev, task.mass_gev)
             try:
@@ -466,6 +466,10 @@ def _local_client(n_workers: int | None):
     cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                            dashboard_address=dashboard)
     return Client(cluster), cluster
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else repr(value)
 
 
 def _version() -> str:
