@@ -333,7 +333,9 @@ def _run_vegas(evaluate, components, ndim, widths, settings: VegasSettings, seed
         n_eval += integrator.last_neval
     means, variances = [], []
     status = "budget_exhausted"
-    while n_eval < settings.max_evals:
+    # at least one production iteration, even when the warm-up alone spent max_evals (a budget
+    # below warmup_iterations * neval would otherwise leave no estimate at all)
+    while not means or n_eval < settings.max_evals:
         m, v, n = _one_iteration(integrator, evaluate, components, widths)
         means.append(m), variances.append(v)
         n_eval += n

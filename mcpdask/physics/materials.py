@@ -1,5 +1,7 @@
 """Target materials: Z, A, density and radiation length (PDG), plus user-defined ones."""
 
+import math
+import numbers
 from dataclasses import dataclass
 
 from mcpdask.errors import UnknownMaterialError
@@ -20,9 +22,10 @@ class Material:
     def __post_init__(self):
         for field in ("Z", "A", "density_g_cm3", "radiation_length_cm"):
             value = getattr(self, field)
-            if not value > 0:
+            ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+            if not (ok and math.isfinite(value) and value > 0):
                 raise UnknownMaterialError(
-                    f"material {self.name!r}: {field} must be > 0, got {value!r}"
+                    f"material {self.name!r}: {field} must be a finite number > 0, got {value!r}"
                 )
 
     @property
