@@ -74,28 +74,48 @@ SPECTRUM_DIMS = (*POINT_DIMS, "x")
 # name -> (dims, dtype, fill, units, long_name)
 DATA_VARS: dict[str, tuple[tuple[str, ...], str, Any, str, str]] = {
     "dsigma_dx": (
-        SPECTRUM_DIMS, "float64", np.nan, "pb",
+        SPECTRUM_DIMS,
+        "float64",
+        np.nan,
+        "pb",
         "d sigma / d x at eps = 1, averaged over the x bin",
     ),
     "dsigma_dx_err": (
-        SPECTRUM_DIMS, "float64", np.nan, "pb",
+        SPECTRUM_DIMS,
+        "float64",
+        np.nan,
+        "pb",
         "VEGAS standard error of d sigma / d x in the x bin",
     ),
     "sigma": (
-        POINT_DIMS, "float64", np.nan, "pb",
+        POINT_DIMS,
+        "float64",
+        np.nan,
+        "pb",
         "cross section at eps = 1 over the experiment's cut x_min < x < x_max",
     ),
     "sigma_err": (
-        POINT_DIMS, "float64", np.nan, "pb", "VEGAS standard error of sigma",
+        POINT_DIMS,
+        "float64",
+        np.nan,
+        "pb",
+        "VEGAS standard error of sigma",
     ),
     "chi2_dof": (
-        POINT_DIMS, "float64", np.nan, "1", "VEGAS chi^2 per degree of freedom of the iterations",
+        POINT_DIMS,
+        "float64",
+        np.nan,
+        "1",
+        "VEGAS chi^2 per degree of freedom of the iterations",
     ),
     "Q": (POINT_DIMS, "float64", np.nan, "1", "VEGAS Q value (p-value of chi2_dof)"),
     "n_eval": (POINT_DIMS, "int64", 0, "1", "number of integrand evaluations"),
     "wall_s": (POINT_DIMS, "float64", np.nan, "s", "wall time of the point on its worker"),
     "status": (
-        POINT_DIMS, "int8", MISSING, "1",
+        POINT_DIMS,
+        "int8",
+        MISSING,
+        "1",
         "point status: 0 missing, 1 converged, 2 budget_exhausted, 3 failed, 4 below_threshold",
     ),
 }
@@ -107,10 +127,16 @@ EXPERIMENT_COORDS: dict[str, tuple[Any, str, str, str]] = {
     "target_Z": (lambda e: e.target.Z, "float64", "1", "target atomic number Z"),
     "target_A": (lambda e: e.target.A, "float64", "g/mol", "target atomic weight A"),
     "target_density": (
-        lambda e: e.target.density_g_cm3, "float64", "g/cm3", "target density rho_T",
+        lambda e: e.target.density_g_cm3,
+        "float64",
+        "g/cm3",
+        "target density rho_T",
     ),
     "target_X0": (
-        lambda e: e.target.radiation_length_cm, "float64", "cm", "target radiation length X0",
+        lambda e: e.target.radiation_length_cm,
+        "float64",
+        "cm",
+        "target radiation length X0",
     ),
     "thickness_cm": (lambda e: e.thickness_cm, "float64", "cm", "effective target thickness L_T"),
     "leptons_on_target": (lambda e: e.leptons_on_target, "float64", "1", "leptons on target"),
@@ -272,10 +298,14 @@ def create_cube(store: str | Path, spec: ScanSpec) -> None:
         raise StoreError(f"{store}: already exists; refusing to overwrite it")
     energies = sorted({e for es in spec.energies_gev.values() for e in es})
     ds = _block(
-        spec.experiments, len(spec.experiments),
-        np.array(energies), len(energies),
-        spec.masses_gev, len(spec.masses_gev),
-        spec.x_edges, len(spec.x_edges) - 1,
+        spec.experiments,
+        len(spec.experiments),
+        np.array(energies),
+        len(energies),
+        spec.masses_gev,
+        len(spec.masses_gev),
+        spec.x_edges,
+        len(spec.x_edges) - 1,
     )
     ds.attrs.update(provenance_attrs(spec))
     store.parent.mkdir(parents=True, exist_ok=True)
@@ -309,7 +339,9 @@ def _open_group(store: str | Path, mode: str = "r"):
         with _quiet_leftovers():
             group = zarr.open_group(store, mode=mode)
     except Exception as exc:  # noqa: BLE001 - zarr raises several kinds for a non-store dir
-        raise StoreError(f"{store}: not a readable Zarr group ({type(exc).__name__}: {exc})") from None
+        raise StoreError(
+            f"{store}: not a readable Zarr group ({type(exc).__name__}: {exc})"
+        ) from None
     return group
 
 
@@ -318,7 +350,9 @@ def _quiet_leftovers():
     """Silence zarr's warning about `*.partial` files (left by a killed writer, removed by the
     next one) and about our sidecar files; everything else still warns."""
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r".*\.partial is not recognized", category=Warning)
+        warnings.filterwarnings(
+            "ignore", message=r".*\.partial is not recognized", category=Warning
+        )
         yield
 
 
@@ -339,8 +373,7 @@ def check_marker(attrs: Mapping[str, Any], store: str | Path) -> None:
     version = attrs.get(SCHEMA_ATTR)
     if version != SCHEMA_VERSION:
         raise StoreError(
-            f"{store}: mcpdask cube schema version {version!r}, this mcpdask reads "
-            f"{SCHEMA_VERSION}"
+            f"{store}: mcpdask cube schema version {version!r}, this mcpdask reads {SCHEMA_VERSION}"
         )
 
 
@@ -497,17 +530,27 @@ def _point_problems(data: dict[str, np.ndarray]) -> list[str]:
     with np.errstate(invalid="ignore"):
         checks = [
             (bad_code, "status code not in 0-4"),
-            (measured & ~(np.isfinite(data["sigma"]) & (data["sigma"] >= 0)),
-             "sigma missing, negative or not finite"),
-            (measured & ~(np.isfinite(data["sigma_err"]) & (data["sigma_err"] >= 0)),
-             "sigma_err missing, negative or not finite"),
-            (measured & ~np.all(np.isfinite(data["dsigma_dx"]), axis=-1),
-             "dsigma_dx missing or not finite in some bins"),
-            (measured & ~np.all(np.isfinite(data["dsigma_dx_err"]), axis=-1),
-             "dsigma_dx_err missing or not finite in some bins"),
+            (
+                measured & ~(np.isfinite(data["sigma"]) & (data["sigma"] >= 0)),
+                "sigma missing, negative or not finite",
+            ),
+            (
+                measured & ~(np.isfinite(data["sigma_err"]) & (data["sigma_err"] >= 0)),
+                "sigma_err missing, negative or not finite",
+            ),
+            (
+                measured & ~np.all(np.isfinite(data["dsigma_dx"]), axis=-1),
+                "dsigma_dx missing or not finite in some bins",
+            ),
+            (
+                measured & ~np.all(np.isfinite(data["dsigma_dx_err"]), axis=-1),
+                "dsigma_dx_err missing or not finite in some bins",
+            ),
             (measured & ~(data["n_eval"] > 0), "no integrand evaluations recorded"),
-            ((status == BELOW_THRESHOLD) & ~(data["sigma"] == 0),
-             "below threshold but sigma is not 0"),
+            (
+                (status == BELOW_THRESHOLD) & ~(data["sigma"] == 0),
+                "below threshold but sigma is not 0",
+            ),
         ]
     for mask, what in checks:
         hits = np.argwhere(mask)
@@ -529,7 +572,11 @@ INTEGRATION_COORDS = ("lepton", "target", "target_Z", "target_A", "x_min", "x_ma
 """Per-experiment coordinates that enter the integrated numbers: a scan whose experiment differs
 in one of them from the store's is refused (sigma is integrated over the cut [x_min, x_max])."""
 EXPOSURE_COORDS = (
-    "target_density", "target_X0", "thickness_cm", "leptons_on_target", "nominal_energy",
+    "target_density",
+    "target_X0",
+    "thickness_cm",
+    "leptons_on_target",
+    "nominal_energy",
     "efficiency",
 )
 """Per-experiment coordinates that only scale yields (exposure, thickness, efficiency, the
@@ -594,8 +641,9 @@ def _experiment_differences(ds: xr.Dataset, spec: ScanSpec, coords: Sequence[str
 def exposure_changes(ds: xr.Dataset, spec: ScanSpec) -> list[tuple[str, int, str, Any, Any]]:
     """(experiment, store index, coordinate, stored, config) for exposure-like coordinates
     that the scan's experiments define differently from the store."""
-    return [(e.name, i, c, h, w) for e, i, c, h, w in _experiment_differences(ds, spec,
-                                                                               EXPOSURE_COORDS)]
+    return [
+        (e.name, i, c, h, w) for e, i, c, h, w in _experiment_differences(ds, spec, EXPOSURE_COORDS)
+    ]
 
 
 def update_exposure(store: str | Path, changes: Sequence[tuple]) -> None:
@@ -606,9 +654,14 @@ def update_exposure(store: str | Path, changes: Sequence[tuple]) -> None:
     group = _open_group(store, mode="r+")
     for _name, i, coord, _have, want in changes:
         group[coord][i] = want
-    add_history(store, {"exposure_updated": [
-        {"experiment": n, "coordinate": c, "from": h, "to": w} for n, _i, c, h, w in changes
-    ]})
+    add_history(
+        store,
+        {
+            "exposure_updated": [
+                {"experiment": n, "coordinate": c, "from": h, "to": w} for n, _i, c, h, w in changes
+            ]
+        },
+    )
 
 
 def check_compatible(ds: xr.Dataset, spec: ScanSpec, store: str | Path = "cube") -> None:
@@ -657,9 +710,11 @@ def extend_cube(store: str | Path, spec: ScanSpec) -> dict[str, list]:
     new = missing_coordinates(ds, spec)
     sizes = {d: int(ds.sizes[d]) for d in POINT_DIMS}
     ds.close()
-    added = {"experiment": [e.name for e in new["experiment"]],
-             "energy": [float(e) for e in new["energy"]],
-             "mass": [float(m) for m in new["mass"]]}
+    added = {
+        "experiment": [e.name for e in new["experiment"]],
+        "energy": [float(e) for e in new["energy"]],
+        "mass": [float(m) for m in new["mass"]],
+    }
     if not any(added.values()):
         return added
     plan = {
@@ -667,10 +722,13 @@ def extend_cube(store: str | Path, spec: ScanSpec) -> dict[str, list]:
         "to": {d: sizes[d] + len(added[d]) for d in POINT_DIMS},
         "energy": added["energy"],
         "mass": added["mass"],
-        "experiment": {"experiment": added["experiment"]} | {
+        "experiment": {"experiment": added["experiment"]}
+        | {
             name: _jsonable([get(e) for e in new["experiment"]])
             for name, (get, *_r) in EXPERIMENT_COORDS.items()
-        } if new["experiment"] else {},
+        }
+        if new["experiment"]
+        else {},
         "started": _now(),
     }
     _update_attrs(store, {EXTENDING_ATTR: plan})
@@ -689,7 +747,7 @@ def _roll_forward(store: str | Path, plan: Mapping[str, Any]) -> None:
             arr.resize(shape)
     for dim in ("energy", "mass"):
         if plan[dim]:
-            group[dim][plan["from"][dim]:] = np.asarray(plan[dim], dtype=float)
+            group[dim][plan["from"][dim] :] = np.asarray(plan[dim], dtype=float)
     start = plan["from"]["experiment"]
     for name, values in plan["experiment"].items():
         arr = group[name]
@@ -701,6 +759,7 @@ def finish_interrupted_extension(store: str | Path, *, locked: bool = False) -> 
     """Finish an extension cut short by a crash (True if there was one). Takes the store's lock
     unless the caller holds it; if a live scan holds it, waits a little for that scan to finish
     its extension."""
+
     def finish() -> bool:
         plan = read_store_attrs(store).get(EXTENDING_ATTR)
         if not plan:
@@ -724,8 +783,9 @@ def finish_interrupted_extension(store: str | Path, *, locked: bool = False) -> 
 # Attributes (one atomic write of the root zarr.json, from a fresh read)
 
 
-def _update_attrs(store: str | Path, updates: Mapping[str, Any] | None = None,
-                  remove: Sequence[str] = ()) -> None:
+def _update_attrs(
+    store: str | Path, updates: Mapping[str, Any] | None = None, remove: Sequence[str] = ()
+) -> None:
     group = _open_group(store, mode="r+")
     attrs = dict(group.attrs)
     attrs.update(_jsonable(dict(updates or {})))
@@ -742,7 +802,9 @@ def add_history(store: str | Path, entry: Mapping[str, Any]) -> None:
 
 
 def _jsonable(obj: Any) -> Any:
-    return json.loads(json.dumps(obj, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
+    return json.loads(
+        json.dumps(obj, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o))
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -819,10 +881,19 @@ class StoreLock:
             previous = _read_lock(fd)
             self.stale_holder = previous or None
             os.ftruncate(fd, 0)
-            os.pwrite(fd, json.dumps({
-                "pid": os.getpid(), "host": socket.gethostname(), "started": _now(),
-                "purpose": self.purpose, "command": " ".join(sys.argv)[:300],
-            }).encode(), 0)
+            os.pwrite(
+                fd,
+                json.dumps(
+                    {
+                        "pid": os.getpid(),
+                        "host": socket.gethostname(),
+                        "started": _now(),
+                        "purpose": self.purpose,
+                        "command": " ".join(sys.argv)[:300],
+                    }
+                ).encode(),
+                0,
+            )
             self.fd = fd
             return None
 
@@ -916,6 +987,7 @@ class PointWriter:
             _update_attrs(self.store, {"point_notes": notes})
             self._noted = set(notes)
         self.arrays["status"][idx] = int(result["status"])
+
 
 # --------------------------------------------------------------------------------------------
 # Summary

@@ -117,8 +117,9 @@ def compute_point(task: PointTask) -> dict[str, Any]:
     except Exception as exc:  # noqa: BLE001 - a failed point is recorded, the scan goes on
         tb = traceback.extract_tb(exc.__traceback__)
         where = f" at {Path(tb[-1].filename).name}:{tb[-1].lineno}" if tb else ""
-        return failed_result(nbins, f"{type(exc).__name__}: {exc}{where}",
-                             time.perf_counter() - start)
+        return failed_result(
+            nbins, f"{type(exc).__name__}: {exc}{where}", time.perf_counter() - start
+        )
 
 
 def _closed_result(task: PointTask, m_lepton: float) -> dict[str, Any] | None:
@@ -132,8 +133,14 @@ def _closed_result(task: PointTask, m_lepton: float) -> dict[str, Any] | None:
     x_open = min(threshold / task.energy_gev, 1.0 - m_lepton / task.energy_gev)
     dsig = np.where(edges[1:] <= x_open, 0.0, np.nan)
     return {
-        "dsigma_dx": dsig, "dsigma_dx_err": dsig.copy(), "sigma": 0.0, "sigma_err": 0.0,
-        "chi2_dof": np.nan, "Q": np.nan, "n_eval": 0, "wall_s": 0.0,
+        "dsigma_dx": dsig,
+        "dsigma_dx_err": dsig.copy(),
+        "sigma": 0.0,
+        "sigma_err": 0.0,
+        "chi2_dof": np.nan,
+        "Q": np.nan,
+        "n_eval": 0,
+        "wall_s": 0.0,
         "status": _cube.BELOW_THRESHOLD,
         "reason": f"{'2 m_chi' if task.process == 'mcp' else 'm_V'} = {threshold:.6g} GeV is not "
         f"below x_max * E0 = {available:.6g} GeV: no signal in the cut window",
@@ -212,17 +219,28 @@ def checked_result(result: Any, nbins: int) -> dict[str, Any]:
         bad.append(f"below threshold with sigma = {out['sigma']!r}")
     if bad:
         was = _cube.STATUS_NAMES[status]
-        return failed_result(nbins, f"integration gave unusable numbers ({'; '.join(bad)}); "
-                             f"reported as {was}, stored as failed", out["wall_s"])
+        return failed_result(
+            nbins,
+            f"integration gave unusable numbers ({'; '.join(bad)}); "
+            f"reported as {was}, stored as failed",
+            out["wall_s"],
+        )
     return out
 
 
 def failed_result(nbins: int, reason: str, wall_s: float = float("nan")) -> dict[str, Any]:
     nan = np.full(nbins, np.nan)
     return {
-        "dsigma_dx": nan, "dsigma_dx_err": nan, "sigma": np.nan, "sigma_err": np.nan,
-        "chi2_dof": np.nan, "Q": np.nan, "n_eval": 0, "wall_s": float(wall_s),
-        "status": _cube.FAILED, "reason": reason,
+        "dsigma_dx": nan,
+        "dsigma_dx_err": nan,
+        "sigma": np.nan,
+        "sigma_err": np.nan,
+        "chi2_dof": np.nan,
+        "Q": np.nan,
+        "n_eval": 0,
+        "wall_s": float(wall_s),
+        "status": _cube.FAILED,
+        "reason": reason,
     }
 
 
@@ -302,13 +320,16 @@ def scan(
     lock = _cube.StoreLock(store, purpose=f"scan {spec.name}").acquire()
     try:
         if lock.stale_holder:
-            log(f"took over the lock of an earlier scan that is no longer running "
-                f"(pid {lock.stale_holder.get('pid')} on {lock.stale_holder.get('host')})")
+            log(
+                f"took over the lock of an earlier scan that is no longer running "
+                f"(pid {lock.stale_holder.get('pid')} on {lock.stale_holder.get('host')})"
+            )
         n_removed = _cube.clean_leftovers(store)
         if n_removed:
             log(f"removed {n_removed} leftovers of an interrupted write")
-        return _scan_locked(spec, store, client, n_workers, progress, retry_failed,
-                            point_function, log)
+        return _scan_locked(
+            spec, store, client, n_workers, progress, retry_failed, point_function, log
+        )
     finally:
         lock.release()
 
@@ -328,15 +349,27 @@ def _scan_locked(spec, store, client, n_workers, progress, retry_failed, point_f
     if exposure:
         # exposure-like values do not enter the integration: take the config's, keep the points
         _cube.update_exposure(store, exposure)
-        log("updated exposure of the stored experiments (points kept): " + "; ".join(
-            f"{name} {coord} {_fmt(have)} -> {_fmt(want)}" for name, _i, coord, have, want in exposure))
+        log(
+            "updated exposure of the stored experiments (points kept): "
+            + "; ".join(
+                f"{name} {coord} {_fmt(have)} -> {_fmt(want)}"
+                for name, _i, coord, have, want in exposure
+            )
+        )
     if not created and not any(_cube.missing_coordinates(ds, spec).values()):
         todo = _todo(_cube.PointWriter(store), tasks, retry_failed)
         if not todo:  # nothing to do: no cluster, no write
-            log(f"all {len(tasks)} points of {spec.name!r} are already in {store}; "
-                "nothing to compute")
-            return ScanReport(store=store, scan=spec.name, n_points=len(tasks),
-                              n_already_done=len(tasks), n_submitted=0)
+            log(
+                f"all {len(tasks)} points of {spec.name!r} are already in {store}; "
+                "nothing to compute"
+            )
+            return ScanReport(
+                store=store,
+                scan=spec.name,
+                n_points=len(tasks),
+                n_already_done=len(tasks),
+                n_submitted=0,
+            )
 
     # 2. create or extend (a LocalCluster of our own starts first: its workers import the
     #    physics while the store is prepared)
@@ -351,8 +384,9 @@ def _scan_locked(spec, store, client, n_workers, progress, retry_failed, point_f
         client, own_cluster = _local_client(n_workers)
         log(f"started a LocalCluster with {len(client.scheduler_info()['workers'])} workers")
     try:
-        return _prepare_and_run(spec, store, client, created, tasks, retry_failed, point_function,
-                                progress, log)
+        return _prepare_and_run(
+            spec, store, client, created, tasks, retry_failed, point_function, progress, log
+        )
     finally:
         if own_cluster is not None:
             client.close()
@@ -364,8 +398,9 @@ async def _warm_up() -> None:
     import mcpdask.physics.integrate  # noqa: F401
 
 
-def _prepare_and_run(spec, store, client, created, tasks, retry_failed, point_function,
-                     progress, log) -> ScanReport:
+def _prepare_and_run(
+    spec, store, client, created, tasks, retry_failed, point_function, progress, log
+) -> ScanReport:
     if point_function is compute_point:
         client.run(_warm_up, wait=False)
     if created:
@@ -375,20 +410,33 @@ def _prepare_and_run(spec, store, client, created, tasks, retry_failed, point_fu
     else:
         added = _cube.extend_cube(store, spec)
         if any(added.values()):
-            log(f"extended cube {store}: " + ", ".join(
-                f"{len(v)} new {k}" for k, v in added.items() if v))
+            log(
+                f"extended cube {store}: "
+                + ", ".join(f"{len(v)} new {k}" for k, v in added.items() if v)
+            )
     writer = _cube.PointWriter(store)
     todo = _todo(writer, tasks, retry_failed)
-    report = ScanReport(store=store, scan=spec.name, n_points=len(tasks),
-                        n_already_done=len(tasks) - len(todo), n_submitted=len(todo),
-                        created=created, added=added)
+    report = ScanReport(
+        store=store,
+        scan=spec.name,
+        n_points=len(tasks),
+        n_already_done=len(tasks) - len(todo),
+        n_submitted=len(todo),
+        created=created,
+        added=added,
+    )
     if not todo:
         log(f"all {len(tasks)} points of {spec.name!r} are already in {store}; nothing to compute")
         return report
-    _cube.add_history(store, {
-        "scan": spec.name, "config": spec.source, "points_submitted": len(todo),
-        "mcpdask_version": _version(),
-    })
+    _cube.add_history(
+        store,
+        {
+            "scan": spec.name,
+            "config": spec.source,
+            "points_submitted": len(todo),
+            "mcpdask_version": _version(),
+        },
+    )
 
     # 3. compute, writing each point as it finishes
     start = time.perf_counter()
@@ -412,8 +460,7 @@ def _todo(writer: _cube.PointWriter, tasks: dict, retry_failed: bool) -> list[Po
 
 def _tasks(spec: ScanSpec) -> list[PointTask]:
     return [
-        make_task(spec, spec.experiment(name), energy, mass)
-        for name, energy, mass in spec.points()
+        make_task(spec, spec.experiment(name), energy, mass) for name, energy, mass in spec.points()
     ]
 
 
@@ -425,8 +472,14 @@ def _run(client, todo, writer, report, point_function, progress, name) -> None:
     for task in todo:
         fut = client.submit(point_function, task, key=task.key, pure=False, retries=0)
         futures[fut] = task
-    bar = tqdm(total=len(futures), desc=f"scan {name}", unit="pt", disable=not progress,
-               smoothing=0.1, dynamic_ncols=True)
+    bar = tqdm(
+        total=len(futures),
+        desc=f"scan {name}",
+        unit="pt",
+        disable=not progress,
+        smoothing=0.1,
+        dynamic_ncols=True,
+    )
     try:
         for fut in as_completed(futures, loop=client.loop):  # client need not be the default
             task = futures.pop(fut)
@@ -463,8 +516,9 @@ def _local_client(n_workers: int | None):
         dashboard = ":0"
     except ImportError:
         dashboard = None
-    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                           dashboard_address=dashboard)
+    cluster = LocalCluster(
+        n_workers=n, threads_per_worker=1, processes=True, dashboard_address=dashboard
+    )
     return Client(cluster), cluster
 
 

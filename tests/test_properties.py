@@ -41,7 +41,8 @@ positive = st.floats(min_value=1e-3, max_value=1e3, allow_nan=False, allow_infin
 def scan_configs(draw) -> dict:
     names = draw(st.lists(st.sampled_from(EXPERIMENTS), min_size=1, max_size=3, unique=True))
     experiments = [
-        name if draw(st.booleans())
+        name
+        if draw(st.booleans())
         else {"name": name, "energies_gev": draw(st.lists(positive, min_size=1, max_size=3))}
         for name in names
     ]
@@ -61,15 +62,23 @@ def scan_configs(draw) -> dict:
         lo = draw(positive)
         num = draw(st.integers(1, 30))
         hi = lo if num == 1 else lo * draw(st.floats(1.01, 1e3))
-        config["mass_grid"] = {"min_gev": lo, "max_gev": hi, "num": num,
-                               "spacing": draw(st.sampled_from(["log", "linear"]))}
+        config["mass_grid"] = {
+            "min_gev": lo,
+            "max_gev": hi,
+            "num": num,
+            "spacing": draw(st.sampled_from(["log", "linear"])),
+        }
     if draw(st.booleans()):
-        config["physics"] = {"process": draw(st.sampled_from(PROCESSES)),
-                             "method": draw(st.sampled_from(METHODS)),
-                             "inelastic": draw(st.booleans())}
+        config["physics"] = {
+            "process": draw(st.sampled_from(PROCESSES)),
+            "method": draw(st.sampled_from(METHODS)),
+            "inelastic": draw(st.booleans()),
+        }
     if draw(st.booleans()):
-        config["vegas"] = {"precision": draw(st.floats(1e-4, 0.99)),
-                           "max_evals": draw(st.integers(1000, 10**8))}
+        config["vegas"] = {
+            "precision": draw(st.floats(1e-4, 0.99)),
+            "max_evals": draw(st.integers(1000, 10**8)),
+        }
     return config
 
 
@@ -86,7 +95,8 @@ def test_any_accepted_config_gives_a_valid_scan_spec(config):
     spec = load_scan(write(config))
     assert isinstance(spec, ScanSpec)
     assert [e.name for e in spec.experiments] == [
-        e if isinstance(e, str) else e["name"] for e in config["experiments"]]
+        e if isinstance(e, str) else e["name"] for e in config["experiments"]
+    ]
     masses = spec.masses_gev
     assert masses.ndim == 1 and masses.size >= 1 and np.all(masses > 0)
     assert np.all(np.diff(masses) > 0)  # sorted, unique
@@ -171,13 +181,15 @@ def test_malformed_yaml_and_wrong_top_level_are_config_errors(tmp_path):
 
 BUDGET = {"precision": 0.2, "max_evals": 20_000}
 
-user_materials = st.fixed_dictionaries({
-    "name": st.text(min_size=1, max_size=8),
-    "Z": st.floats(1.0, 100.0),
-    "A": st.floats(1.0, 260.0),
-    "density_g_cm3": st.floats(0.01, 25.0),
-    "radiation_length_cm": st.floats(0.1, 1e4),
-})
+user_materials = st.fixed_dictionaries(
+    {
+        "name": st.text(min_size=1, max_size=8),
+        "Z": st.floats(1.0, 100.0),
+        "A": st.floats(1.0, 260.0),
+        "density_g_cm3": st.floats(0.01, 25.0),
+        "radiation_length_cm": st.floats(0.1, 1e4),
+    }
+)
 materials = st.one_of(st.sampled_from(sorted(MATERIALS)), user_materials)
 
 
@@ -200,8 +212,18 @@ def physics_inputs(draw) -> dict:
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(physics_inputs())
-@example({"lepton": "e", "target": "Al", "energy_gev": 0.00510998950690, "mass_gev": 0.001,
-          "x_min": 0.0, "x_max": 1.0, "process": "mcp", "seed": 0})  # found by this test:
+@example(
+    {
+        "lepton": "e",
+        "target": "Al",
+        "energy_gev": 0.00510998950690,
+        "mass_gev": 0.001,
+        "x_min": 0.0,
+        "x_max": 1.0,
+        "process": "mcp",
+        "seed": 0,
+    }
+)  # found by this test:
 # max_evals below the warm-up left vegas without a production iteration (IndexError)
 def test_any_accepted_input_gives_finite_non_negative_cross_sections(inputs):
     try:
@@ -221,26 +243,47 @@ bad_numbers = st.sampled_from([float("nan"), float("inf"), -float("inf"), -1.0, 
 
 @st.composite
 def rejected_inputs(draw) -> tuple[dict, type]:
-    good = {"lepton": "mu", "target": "Pb", "energy_gev": 160.0, "mass_gev": 0.1,
-            "x_min": 0.5, "x_max": 1.0}
-    kind = draw(st.sampled_from(["lepton", "energy", "mass", "x", "material", "user_material",
-                                 "process", "method", "precision", "edges"]))
+    good = {
+        "lepton": "mu",
+        "target": "Pb",
+        "energy_gev": 160.0,
+        "mass_gev": 0.1,
+        "x_min": 0.5,
+        "x_max": 1.0,
+    }
+    kind = draw(
+        st.sampled_from(
+            [
+                "lepton",
+                "energy",
+                "mass",
+                "x",
+                "material",
+                "user_material",
+                "process",
+                "method",
+                "precision",
+                "edges",
+            ]
+        )
+    )
     if kind == "lepton":
-        return good | {"lepton": draw(st.sampled_from(["tau", "", "E", "muon"]))}, \
-            PhysicsInputError
+        return good | {"lepton": draw(st.sampled_from(["tau", "", "E", "muon"]))}, PhysicsInputError
     if kind == "energy":
         value = draw(st.one_of(bad_numbers, st.floats(0.0, 0.105)))
         return good | {"energy_gev": value}, PhysicsInputError
     if kind == "mass":
-        return good | {"mass_gev": draw(st.one_of(bad_numbers, st.floats(80.0, 1e6)))}, \
-            PhysicsInputError
+        return good | {
+            "mass_gev": draw(st.one_of(bad_numbers, st.floats(80.0, 1e6)))
+        }, PhysicsInputError
     if kind == "x":
         a, b = draw(st.floats(-2, 3)), draw(st.floats(-2, 3))
         assume(not (0 <= a < b <= 1))
         return good | {"x_min": a, "x_max": b}, PhysicsInputError
     if kind == "material":
-        return good | {"target": draw(st.sampled_from(["Xx", "lead", "", "pb"]))}, \
-            UnknownMaterialError
+        return good | {
+            "target": draw(st.sampled_from(["Xx", "lead", "", "pb"]))
+        }, UnknownMaterialError
     if kind == "user_material":
         material = draw(user_materials)
         field = draw(st.sampled_from(["Z", "A", "density_g_cm3", "radiation_length_cm"]))
@@ -255,22 +298,50 @@ def rejected_inputs(draw) -> tuple[dict, type]:
     if kind == "method":
         return good | {"method": draw(st.sampled_from(["exact", "WW", ""]))}, PhysicsInputError
     if kind == "precision":
-        return good | {"precision": draw(st.one_of(bad_numbers, st.floats(1.0, 10.0)))}, \
-            PhysicsInputError
+        return good | {
+            "precision": draw(st.one_of(bad_numbers, st.floats(1.0, 10.0)))
+        }, PhysicsInputError
     edges = draw(st.sampled_from([[0.5], [0.9, 0.5], [0.5, 0.5, 1.0], [-0.1, 1.0], [0.5, 1.2]]))
     return good | {"x_edges": np.array(edges)}, PhysicsInputError
 
 
-_INF_Z = {"name": "x", "Z": float("inf"), "A": 10.0, "density_g_cm3": 1.0,
-          "radiation_length_cm": 1.0}
+_INF_Z = {
+    "name": "x",
+    "Z": float("inf"),
+    "A": 10.0,
+    "density_g_cm3": 1.0,
+    "radiation_length_cm": 1.0,
+}
 
 
 @settings(max_examples=200, deadline=None)
 @given(rejected_inputs())
-@example(({"lepton": "mu", "target": _INF_Z, "energy_gev": 160.0, "mass_gev": 0.1, "x_min": 0.5,
-           "x_max": 1.0}, UnknownMaterialError))  # found by this test: was a ValueError of vegas
-@example(({"lepton": "mu", "target": _INF_Z | {"Z": "heavy"}, "energy_gev": 160.0,
-           "mass_gev": 0.1, "x_min": 0.5, "x_max": 1.0}, UnknownMaterialError))
+@example(
+    (
+        {
+            "lepton": "mu",
+            "target": _INF_Z,
+            "energy_gev": 160.0,
+            "mass_gev": 0.1,
+            "x_min": 0.5,
+            "x_max": 1.0,
+        },
+        UnknownMaterialError,
+    )
+)  # found by this test: was a ValueError of vegas
+@example(
+    (
+        {
+            "lepton": "mu",
+            "target": _INF_Z | {"Z": "heavy"},
+            "energy_gev": 160.0,
+            "mass_gev": 0.1,
+            "x_min": 0.5,
+            "x_max": 1.0,
+        },
+        UnknownMaterialError,
+    )
+)
 def test_any_rejected_input_gives_the_documented_error(case):
     inputs, error = case
     precision = inputs.pop("precision", 0.2)

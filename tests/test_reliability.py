@@ -54,9 +54,11 @@ vegas: {precision: 0.05, max_evals: 400000}
 seed: 11
 """
 # the same plus two masses and a second LDMX energy: an extension of SMALL's cube
-BIGGER = SMALL.replace("name: small", "name: bigger").replace(
-    "[na64mu, ldmx]", "[na64mu, {name: ldmx, energies_gev: [4.0, 8.0]}]"
-).replace("6.0]", "6.0, 0.03, 0.7]")
+BIGGER = (
+    SMALL.replace("name: small", "name: bigger")
+    .replace("[na64mu, ldmx]", "[na64mu, {name: ldmx, energies_gev: [4.0, 8.0]}]")
+    .replace("6.0]", "6.0, 0.03, 0.7]")
+)
 # 2 x 40 masses for the kill of the real command (a few seconds of computing on 2 workers)
 MANY = SMALL.replace("name: small", "name: many").replace(
     "masses_gev: [0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 4.2, 5.0, 6.0]",
@@ -137,17 +139,22 @@ def write_config(directory: Path, text: str) -> Path:
 
 @pytest.fixture(scope="module")
 def threads():
-    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
-                      dashboard_address=None) as cluster, \
-            Client(cluster, set_as_default=False) as client:
+    with (
+        LocalCluster(
+            n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+        ) as cluster,
+        Client(cluster, set_as_default=False) as client,
+    ):
         yield client
 
 
 @pytest.fixture(scope="module")
 def configs(tmp_path_factory):
     d = tmp_path_factory.mktemp("configs")
-    return {name: write_config(d, text) for name, text in
-            (("small", SMALL), ("bigger", BIGGER), ("many", MANY))}
+    return {
+        name: write_config(d, text)
+        for name, text in (("small", SMALL), ("bigger", BIGGER), ("many", MANY))
+    }
 
 
 @pytest.fixture(scope="module")
@@ -164,7 +171,9 @@ def reference(tmp_path_factory, configs, threads):
 def numbers(store: Path) -> dict[str, np.ndarray]:
     ds = mcpdask.open_cube(store)  # verifies the store
     return {name: ds[name].values for name in NUMBERS} | {
-        "experiment": ds.experiment.values, "energy": ds.energy.values, "mass": ds.mass.values,
+        "experiment": ds.experiment.values,
+        "energy": ds.energy.values,
+        "mass": ds.mass.values,
         "notes": ds.attrs["point_notes"],
     }
 
@@ -204,8 +213,13 @@ def checksum(path: Path) -> str:
 
 def run_driver(driver: Path, crash_at: str, *args) -> subprocess.CompletedProcess:
     env = os.environ | {"CRASH_AT": crash_at}
-    return subprocess.run([sys.executable, str(driver), "scan", *map(str, args), "--no-progress"],
-                          env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, str(driver), "scan", *map(str, args), "--no-progress"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def status_count(store: Path) -> int:
@@ -222,10 +236,21 @@ def status_count(store: Path) -> int:
 def test_sigkill_of_the_real_scan_command_loses_nothing(tmp_path, configs, reference):
     """`mcpdask scan` on two worker processes, SIGKILLed once >= 10 of 80 points are stored."""
     store = tmp_path / "many.zarr"
-    command = [sys.executable, "-m", "mcpdask", "scan", str(configs["many"]), "--store",
-               str(store), "--workers", "2", "--no-progress"]
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True)
+    command = [
+        sys.executable,
+        "-m",
+        "mcpdask",
+        "scan",
+        str(configs["many"]),
+        "--store",
+        str(store),
+        "--workers",
+        "2",
+        "--no-progress",
+    ]
+    proc = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+    )
     try:
         seen = 0
         deadline = time.monotonic() + 120
@@ -309,8 +334,9 @@ class Killed(Exception):
 
 
 @pytest.mark.parametrize("nth", [1, 6, 15])
-def test_interrupted_extension_is_finished_by_a_reader(nth, tmp_path, configs, reference,
-                                                       monkeypatch, capsys):
+def test_interrupted_extension_is_finished_by_a_reader(
+    nth, tmp_path, configs, reference, monkeypatch, capsys
+):
     """The extension dies after `nth` file writes (in-process stand-in for a kill: the same
     files are left); `mcpdask info` then opens the store, finishing the extension."""
     import zarr.storage._local as local
@@ -342,19 +368,27 @@ def test_interrupted_extension_is_finished_by_a_reader(nth, tmp_path, configs, r
 # 2. two writers
 
 
-def test_second_scan_is_refused_while_a_live_process_holds_the_store(tmp_path, configs,
-                                                                     reference, capsys):
+def test_second_scan_is_refused_while_a_live_process_holds_the_store(
+    tmp_path, configs, reference, capsys
+):
     store = tmp_path / "held.zarr"
     shutil.copytree(reference["small"], store)
     before = checksum(store)
     holder = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(f"""
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
             import sys, time
             from mcpdask.cube import StoreLock
             lock = StoreLock({str(store)!r}, purpose="scan held-by-test").acquire()
             print("locked", flush=True)
             time.sleep(60)
-        """)], stdout=subprocess.PIPE, text=True)
+        """),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "locked"
         assert main(["scan", str(configs["bigger"]), "--store", str(store), "--no-progress"]) == 2
@@ -375,10 +409,19 @@ def test_two_scans_started_together_write_each_point_once(tmp_path, configs, ref
     driver = tmp_path / "scan.py"
     driver.write_text(DRIVER)
     store = tmp_path / "race.zarr"
-    command = [sys.executable, str(driver), "scan", str(configs["small"]), "--store", str(store),
-               "--no-progress"]
-    procs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for _ in range(2)]
+    command = [
+        sys.executable,
+        str(driver),
+        "scan",
+        str(configs["small"]),
+        "--store",
+        str(store),
+        "--no-progress",
+    ]
+    procs = [
+        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
     outs = [(p.wait(timeout=120), *p.communicate()) for p in procs]
     codes = sorted(rc for rc, _o, _e in outs)
     assert codes in ([0, 0], [0, 2]), outs
@@ -393,8 +436,12 @@ def test_two_scans_started_together_write_each_point_once(tmp_path, configs, ref
 def test_stale_lock_file_of_a_dead_process_is_taken_over(tmp_path, configs, reference):
     store = tmp_path / "stale.zarr"
     shutil.copytree(reference["small"], store)
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     cube.lock_path(store).write_text(json.dumps({"pid": int(dead.stdout), "host": "here"}))
     logs = []
     mcpdask.scan(configs["small"], store, progress=False, log=logs.append)
@@ -406,8 +453,9 @@ def test_stale_lock_file_of_a_dead_process_is_taken_over(tmp_path, configs, refe
 # 3. points that fail
 
 
-def test_failing_points_are_recorded_and_the_scan_goes_on(tmp_path, configs, threads,
-                                                          monkeypatch, capsys):
+def test_failing_points_are_recorded_and_the_scan_goes_on(
+    tmp_path, configs, threads, monkeypatch, capsys
+):
     """One point raises, one returns NaN, one misses its precision within its budget."""
     import dataclasses
 
@@ -457,22 +505,34 @@ def test_failing_points_are_recorded_and_the_scan_goes_on(tmp_path, configs, thr
     assert raised not in notes and nan not in notes and budget in notes
 
 
-@pytest.mark.parametrize("bad, why", [
-    ({"sigma": np.inf}, "sigma = inf"),
-    ({"sigma_err": np.nan}, "sigma_err = nan"),
-    ({"sigma": -1.0}, "sigma = -1.0"),
-    ({"dsigma_dx": np.full(20, np.nan)}, "dsigma_dx not finite in 20 of 20 bins"),
-    ({"dsigma_dx": np.ones(3)}, "malformed point result"),
-    ({"status": 0}, "not a finished point's status"),
-    ({"status": 9}, "not a finished point's status"),
-    ({"n_eval": 0}, "no evaluations"),
-])
+@pytest.mark.parametrize(
+    "bad, why",
+    [
+        ({"sigma": np.inf}, "sigma = inf"),
+        ({"sigma_err": np.nan}, "sigma_err = nan"),
+        ({"sigma": -1.0}, "sigma = -1.0"),
+        ({"dsigma_dx": np.full(20, np.nan)}, "dsigma_dx not finite in 20 of 20 bins"),
+        ({"dsigma_dx": np.ones(3)}, "malformed point result"),
+        ({"status": 0}, "not a finished point's status"),
+        ({"status": 9}, "not a finished point's status"),
+        ({"n_eval": 0}, "no evaluations"),
+    ],
+)
 def test_unusable_results_become_failed_points(bad, why):
     from mcpdask.scan import checked_result
 
-    good = {"dsigma_dx": np.ones(20), "dsigma_dx_err": np.ones(20) * 0.1, "sigma": 1.0,
-            "sigma_err": 0.01, "chi2_dof": 1.0, "Q": 0.5, "n_eval": 1000, "wall_s": 0.1,
-            "status": cube.CONVERGED, "reason": None}
+    good = {
+        "dsigma_dx": np.ones(20),
+        "dsigma_dx_err": np.ones(20) * 0.1,
+        "sigma": 1.0,
+        "sigma_err": 0.01,
+        "chi2_dof": 1.0,
+        "Q": 0.5,
+        "n_eval": 1000,
+        "wall_s": 0.1,
+        "status": cube.CONVERGED,
+        "reason": None,
+    }
     assert checked_result(good, 20)["status"] == cube.CONVERGED
     out = checked_result(good | bad, 20)
     assert out["status"] == cube.FAILED and why in out["reason"]
@@ -567,16 +627,20 @@ DAMAGE = [
 
 
 @pytest.mark.parametrize("damage, message", DAMAGE, ids=[d.__name__.strip("_") for d, _ in DAMAGE])
-def test_damaged_or_foreign_store_is_a_clear_error_everywhere(damage, message, tmp_path,
-                                                              configs, reference, capsys):
+def test_damaged_or_foreign_store_is_a_clear_error_everywhere(
+    damage, message, tmp_path, configs, reference, capsys
+):
     store = tmp_path / "damaged.zarr"
     shutil.copytree(reference["small"], store)
     damage(store)
     before = checksum(store) if store.is_dir() else store.read_bytes()
     with pytest.raises(StoreError, match=message.replace("(", r"\(").replace(")", r"\)")):
         mcpdask.open_cube(store)
-    for argv in (["info", str(store)], ["limits", str(store)],
-                 ["scan", str(configs["small"]), "--store", str(store), "--no-progress"]):
+    for argv in (
+        ["info", str(store)],
+        ["limits", str(store)],
+        ["scan", str(configs["small"]), "--store", str(store), "--no-progress"],
+    ):
         assert main(argv) == 2, argv
         err = capsys.readouterr().err
         assert message in err and "Traceback" not in err, (argv, err)
@@ -600,9 +664,12 @@ def test_damaged_chunk_names_the_point(tmp_path, reference):
 
 def test_same_seed_is_bit_identical_across_runs_and_worker_counts(tmp_path, configs, reference):
     one = tmp_path / "one.zarr"
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
-                      dashboard_address=None) as cluster, \
-            Client(cluster, set_as_default=False) as client:
+    with (
+        LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        Client(cluster, set_as_default=False) as client,
+    ):
         mcpdask.scan(configs["small"], one, client, progress=False)
     assert_identical(one, reference["small"])  # 1 worker vs 2 threads
     two = tmp_path / "two.zarr"
@@ -642,8 +709,9 @@ efficiency: 0.5
 """
 
 
-def test_exposure_change_updates_the_store_without_recomputing(tmp_path, configs, reference,
-                                                               threads):
+def test_exposure_change_updates_the_store_without_recomputing(
+    tmp_path, configs, reference, threads
+):
     store = tmp_path / "exposure.zarr"
     shutil.copytree(reference["small"], store)
     d = tmp_path / "edited"
@@ -677,11 +745,14 @@ def _limit(store):
     return float(values[np.isfinite(values)][0])
 
 
-@pytest.mark.parametrize("edit, message", [
-    (("x_min: 0.5", "x_min: 0.6"), "x_min is 0.5 in the store, 0.6 in the config"),
-    (("target: Pb", "target: W"), "target is 'Pb' in the store, 'W' in the config"),
-    (("lepton: mu", "lepton: e"), "lepton is 'mu' in the store, 'e' in the config"),
-])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (("x_min: 0.5", "x_min: 0.6"), "x_min is 0.5 in the store, 0.6 in the config"),
+        (("target: Pb", "target: W"), "target is 'Pb' in the store, 'W' in the config"),
+        (("lepton: mu", "lepton: e"), "lepton is 'mu' in the store, 'e' in the config"),
+    ],
+)
 def test_integration_fields_still_refuse_the_scan(tmp_path, configs, reference, edit, message):
     store = tmp_path / "refused.zarr"
     shutil.copytree(reference["small"], store)
