@@ -5,8 +5,11 @@ from pathlib import Path
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("info", help="summarise a cross-section cube",
-                              description="Summarise what a cross-section cube (Zarr store) holds.")
+    p = subparsers.add_parser(
+        "info",
+        help="summarise a cross-section cube",
+        description="Summarise what a cross-section cube (Zarr store) holds.",
+    )
     p.add_argument("store", type=Path, help="the cube's Zarr store")
     p.set_defaults(func=run)
 
