@@ -245,12 +245,35 @@ def jobqueue_cluster(profile: Profile):
     cls = _cluster_class(profile.kind)
     kwargs = profile.cluster_kwargs()
     try:
-        return cls(**kwargs)
+        return cls(job_cls=_closing_job_class(cls.job_cls), **kwargs)
     except (ValueError, TypeError, OSError) as exc:
         raise McpdaskError(
             f"--jobqueue {profile.name}: cannot set up the {profile.system} cluster from "
             f"{profile.source}: {exc}"
         ) from None
+
+
+_JOB_CLASSES: dict[type, type] = {}
+
+
+def _closing_job_class(base: type) -> type:
+    """`base` (SLURMJob, PBSJob) whose close() also marks the job closed.
+
+    dask-jobqueue's Job.close() cancels the job but leaves its status 'running'; closing the
+    cluster then fails an assertion (AssertionError: Status.running) for every job object still
+    referenced somewhere, after all jobs were cancelled.
+    """
+    if base not in _JOB_CLASSES:
+        from distributed.core import Status
+
+        async def close(self):
+            try:
+                await base.close(self)
+            finally:
+                self.status = Status.closed
+
+        _JOB_CLASSES[base] = type(base.__name__, (base,), {"close": close, "__module__": __name__})
+    return _JOB_CLASSES[base]
 
 
 def job_script(profile: Profile) -> str:
@@ -289,17 +312,17 @@ class BatchCluster:
                 replace_interval_s,
             )
         except BaseException:
-            self.cluster.close()
+            self.close()
             raise
 
     def _start(self, jobs, adapt, replace_interval_s) -> None:
         from tornado.ioloop import PeriodicCallback
 
         cluster = self.cluster
+        self._preflight()
         first = adapt[0] if adapt is not None else jobs
         if first:
-            cluster.scale(jobs=first)
-            self._submit_now()
+            self._submit_now(first)
         if adapt is not None:
             cluster.adapt(minimum_jobs=adapt[0], maximum_jobs=adapt[1])
         ids = self.job_ids()
@@ -319,16 +342,48 @@ class BatchCluster:
         cluster.periodic_callbacks["mcpdask-replace-lost-jobs"] = replacer
         cluster.loop.add_callback(replacer.start)
 
-    def _submit_now(self) -> None:
-        """Submit the jobs now, so that an sbatch/qsub error is raised here, not logged later."""
-        try:
-            self.cluster.sync(self.cluster._correct_state)
-        except AttributeError:  # a distributed without the private hook: submit in background
+    def _preflight(self) -> None:
+        """Slurm: `sbatch --test-only` the job script, so that a bad partition, account or
+        resource request is a clear error now rather than jobs that never start."""
+        if self.profile.kind != "slurm":
             return
+        import subprocess
+        import tempfile
+
+        with tempfile.NamedTemporaryFile("w", suffix=".sh", prefix="mcpdask-job-") as f:
+            f.write(self.cluster.job_script())
+            f.flush()
+            try:
+                out = subprocess.run(
+                    ["sbatch", "--test-only", f.name], capture_output=True, text=True, timeout=30
+                )
+            except subprocess.TimeoutExpired:
+                raise McpdaskError(
+                    f"--jobqueue {self.profile.name}: sbatch --test-only did not answer within "
+                    "30 s: is slurmctld running? (sinfo, scontrol ping)"
+                ) from None
+        if out.returncode != 0:
+            why = "; ".join(line.strip() for line in out.stderr.splitlines() if line.strip())
+            raise McpdaskError(
+                f"--jobqueue {self.profile.name}: Slurm refuses the worker job of "
+                f"{self.profile.source}: {why or f'sbatch exit code {out.returncode}'}"
+            )
+
+    def _submit_now(self, jobs: int) -> None:
+        """Submit `jobs` worker jobs and wait for sbatch/qsub, so that a refusal is raised here
+        (cluster.scale() would submit in the background and only log a refusal)."""
+        cluster = self.cluster
+        while len(cluster.worker_spec) < jobs:
+            cluster.worker_spec.update(cluster.new_worker_spec())
+        try:
+            cluster.sync(cluster._correct_state)
         except Exception as exc:  # noqa: BLE001 - sbatch/qsub said no: one clear line
+            text = str(exc)  # dask-jobqueue: "Command exited ... stdout: ... stderr: ..."
+            said = text.split("stderr:", 1)[1] if "stderr:" in text else text
+            said = "; ".join(ln.strip() for ln in said.splitlines() if ln.strip())
             raise McpdaskError(
                 f"--jobqueue {self.profile.name}: {self.profile.submit_command} refused the "
-                f"worker job: {str(exc).strip()}"
+                f"worker job: {said or type(exc).__name__}"
             ) from None
 
     async def _replace_lost_jobs(self) -> None:
@@ -348,6 +403,11 @@ class BatchCluster:
 
     def close(self) -> None:
         """Cancel every worker job and stop the scheduler."""
+        from distributed.core import Status
+
+        for job in getattr(self.cluster, "_created", ()):  # jobs sbatch/qsub refused never started
+            if getattr(job, "status", None) == Status.created:
+                job.status = Status.failed
         self.cluster.close()
 
 

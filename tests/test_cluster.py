@@ -300,3 +300,29 @@ def test_client_factory_is_called_only_when_points_are_missing(tmp_path):
     assert report.n_written == 6 and len(calls) == 1 and calls[0].closed
     report = mcpdask.scan(QUICK, store, factory, progress=False, point_function=_fake)
     assert report.n_submitted == 0 and len(calls) == 1  # complete store: no cluster started
+
+
+def fake_command(bin_dir: Path, name: str, script: str) -> None:
+    path = bin_dir / name
+    path.write_text("#!/bin/sh\n" + script)
+    path.chmod(0o755)
+
+
+def test_a_refused_job_is_an_error_not_a_hang(tmp_path, monkeypatch, no_batch_system):
+    """qsub/sbatch saying no (bad queue, account, resources) stops the scan within seconds."""
+    import os
+
+    bin_dir = Path(os.environ["PATH"])
+    fake_command(
+        bin_dir, "qsub", 'echo "qsub: Unknown queue MSG=requested queue not found" >&2\nexit 1\n'
+    )
+    start = time.perf_counter()
+    with pytest.raises(McpdaskError, match="qsub refused the worker job: qsub: Unknown queue"):
+        cluster.BatchCluster(cluster.get_profile("pbs", PROFILES), jobs=1)
+    # Slurm: the job script is checked with `sbatch --test-only` before anything is submitted
+    fake_command(
+        bin_dir, "sbatch", 'echo "sbatch: error: invalid partition specified: x" >&2\nexit 1\n'
+    )
+    with pytest.raises(McpdaskError, match="Slurm refuses the worker job .*invalid partition"):
+        cluster.BatchCluster(cluster.get_profile("slurm", PROFILES), adapt=(0, 2))
+    assert time.perf_counter() - start < 30
