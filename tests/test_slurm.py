@@ -127,7 +127,8 @@ def test_quick_scan_through_slurm_jobs_equals_localcluster(quick_cube_store, tmp
     )
     again = capsys.readouterr().out
     assert "nothing to compute" in again and "submitted" not in again
-    assert JOBCOMP.read_text() == before and not squeue_states()
+    assert JOBCOMP.read_text() == before
+    assert all(int(j) <= max(map(int, ids)) for j in squeue_states())
 
 
 def test_adaptive_slurm_cluster_extends_the_cube(quick_cube_store, tmp_path, capsys):
@@ -156,6 +157,11 @@ def test_adaptive_slurm_cluster_extends_the_cube(quick_cube_store, tmp_path, cap
     out = capsys.readouterr().out
     assert "adaptive, 0 to 2 jobs" in out and "2 computed" in out, out
     new = JOBCOMP.read_text().splitlines()[n_before:]
+    for _ in range(100):  # a cancelled job's record is written as it ends
+        if new:
+            break
+        time.sleep(0.2)
+        new = JOBCOMP.read_text().splitlines()[n_before:]
     assert new and all("Name=mcpdask-worker" in line for line in new), new
     ds = mcpdask.open_cube(store)
     assert int((ds.status.sel(mass=0.2) > 0).sum()) == 2
