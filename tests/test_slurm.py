@@ -7,6 +7,7 @@ Slurm's job history here is the job-completion file of slurm-local.sh (jobcomp/f
 no slurmdbd, so `sacct` has no data) together with `squeue` and `scontrol show job`.
 """
 
+import os
 import re
 import shutil
 import subprocess
@@ -187,7 +188,8 @@ def test_cancelled_worker_job_mid_scan_loses_no_point(quick_cube_store, tmp_path
     from distributed import get_task_stream
 
     # the worker jobs inherit this environment (sbatch --export=ALL): they can import slow_point
-    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).parent))
+    path = [str(Path(__file__).parent), *filter(None, [os.environ.get("PYTHONPATH")])]
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(path))
     messages = []
     # forget a lost job after 2 s (default 15 s), so that its replacement is seen within the test
     with dask.config.set({"distributed.deploy.lost-worker-timeout": "2s"}):
