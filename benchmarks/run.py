@@ -99,6 +99,10 @@ def markdown(report):
         "|---|---|---|",
     ]
     lines += [f"| {q} | {v} | {t} |" for q, v, t in headline(report)]
+    if report.get("physics_from"):
+        pm = report["physics_from"].get("machine") or {}
+        lines.append(f"\nPhysics rows from an earlier run ({pm.get('date')}, load average "
+                     f"{pm.get('load_average')}).")  # fmt: skip
     details = []
     if report.get("physics"):
         details.append(physics.format_tables(report["physics"]))
@@ -123,7 +127,7 @@ def git_revision():
         return None
 
 
-def run(quick=False, skip_ww=False, parts=PARTS, log=print):
+def run(quick=False, skip_ww=False, parts=PARTS, log=print, physics_from=None):
     report = {
         "machine": physics.machine(),
         "git": git_revision(),
@@ -135,7 +139,13 @@ def run(quick=False, skip_ww=False, parts=PARTS, log=print):
     workdir = tempfile.mkdtemp(prefix="mcpdask-bench-")
     paper = os.path.join(workdir, "paper.zarr")
     try:
-        if "physics" in parts:
+        if physics_from:
+            with open(physics_from) as fh:
+                earlier = json.load(fh)
+            report["physics"] = earlier.get("physics", earlier)
+            report["physics_from"] = {"file": physics_from, "machine": earlier.get("machine")}
+            log(f"physics: taken from {physics_from}")
+        elif "physics" in parts:
             start = time.perf_counter()
             methods = [m for m in physics.METHODS if not (skip_ww and m == "ww")]
             log("physics (one core) ...")
@@ -169,11 +179,14 @@ def main(argv=None):
     parser.add_argument("--skip-ww", action="store_true", help="leave out the slow WW method")
     parser.add_argument("--only", default=",".join(PARTS), help="comma-separated parts")
     parser.add_argument("--out", default="benchmarks/results", help="output directory")
+    parser.add_argument("--physics-from", default=None, metavar="REPORT.json",
+                        help="reuse the physics part of an earlier report (it takes ~10 min)")  # fmt: skip
     args = parser.parse_args(argv)
     parts = [p for p in args.only.split(",") if p]
     if set(parts) - set(PARTS):
         parser.error(f"unknown parts {sorted(set(parts) - set(PARTS))}; allowed: {PARTS}")
-    report = run(quick=args.quick, skip_ww=args.skip_ww, parts=parts)
+    report = run(quick=args.quick, skip_ww=args.skip_ww, parts=parts,
+                 physics_from=args.physics_from)  # fmt: skip
     os.makedirs(args.out, exist_ok=True)
     head, details = markdown(report)
     with open(os.path.join(args.out, "report.json"), "w") as fh:
