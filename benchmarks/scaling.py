@@ -93,6 +93,18 @@ class Cluster:
         self.cluster.close()
 
 
+def _cpu_seconds(procs):
+    """user + system CPU seconds used so far by each process (psutil)."""
+    out = {}
+    for pid, proc in procs.items():
+        try:
+            t = proc.cpu_times()
+            out[pid] = t.user + t.system
+        except Exception:  # noqa: BLE001
+            out[pid] = float("nan")
+    return out
+
+
 class RssSampler:
     """Peak RSS (MB) of each of the given processes, sampled every `interval` seconds."""
 
@@ -154,6 +166,8 @@ def timed_scan(cluster, config, workdir, keep=None, profile=False):
     load_before = load_average()
     profiler = cProfile.Profile() if profile else None
     with RssSampler(pids) as rss:
+        cpu_before = _cpu_seconds(rss.procs)
+        own_before = os.times()
         start = time.perf_counter()
         if profiler:
             profiler.enable()
@@ -162,6 +176,8 @@ def timed_scan(cluster, config, workdir, keep=None, profile=False):
         if profiler:
             profiler.disable()
         total = time.perf_counter() - start
+        cpu_after, own_after = _cpu_seconds(rss.procs), os.times()
+    worker_cpu = sum(cpu_after[p] - cpu_before[p] for p in pids)
     cube = mcpdask.open_cube(store)
     wall = cube["wall_s"].values
     status = cube["status"].values
@@ -183,6 +199,11 @@ def timed_scan(cluster, config, workdir, keep=None, profile=False):
         if report.wall_s
         else None,
         "peak_rss_mb_per_worker": [round(v, 1) for v in rss.peak.values()],
+        # CPU seconds: the workers (all their threads) and the scan process (scheduler, client,
+        # Zarr writes); wall/CPU > 1 means the cores were shared with other jobs
+        "worker_cpu_s": worker_cpu,
+        "scan_process_cpu_s": (own_after.user - own_before.user)
+        + (own_after.system - own_before.system),
         "load_average_before": load_before,
         "load_average_after": load_average(),
     }
@@ -357,6 +378,9 @@ def speedups(rows):
             "efficiency_1": med(one, "worker_efficiency"),
             "efficiency_2": med(two, "worker_efficiency"),
             "peak_rss_mb_per_worker": max(max(r["peak_rss_mb_per_worker"]) for r in one + two),
+            "worker_cpu_1_s": med(one, "worker_cpu_s"),
+            "worker_cpu_2_s": med(two, "worker_cpu_s"),
+            "scan_process_cpu_2_s": med(two, "scan_process_cpu_s"),
         })  # fmt: skip
     return out
 
@@ -365,12 +389,14 @@ def format_table(report):
     lines = ["scans (LocalCluster, single-threaded workers, start-up excluded; median of "
              f"{report['repeats']}); eff = sum of task times / (workers x compute phase)",
              f"{'scan':<20} {'points':>6} {'prec':>6} {'task [s]':>8} {'1 worker':>9} "
-             f"{'2 workers':>9} {'2/1':>5} {'eff1':>5} {'eff2':>5} {'peak RSS':>9}"]  # fmt: skip
+             f"{'2 workers':>9} {'2/1':>5} {'eff1':>5} {'eff2':>5} {'peak RSS':>9} "
+             f"{'worker CPU 1w/2w':>17} {'scan proc CPU':>13}"]  # fmt: skip
     for s in report["speedup"]:
         lines.append(
             f"{s['name']:<20} {s['points']:>6d} {s['precision']:>6g} {s['mean_task_s']:>8.3f} "
             f"{s['wall_1_s']:>8.2f}s {s['wall_2_s']:>8.2f}s {s['speedup']:>5.2f} "
             f"{s['efficiency_1']:>5.2f} {s['efficiency_2']:>5.2f} {s['peak_rss_mb_per_worker']:>6.0f} MB"
+            f" {s['worker_cpu_1_s']:>7.1f}/{s['worker_cpu_2_s']:<7.1f}s {s['scan_process_cpu_2_s']:>11.1f}s"
         )
     starts = report.get("cluster_startup_s", {})
     lines.append(
