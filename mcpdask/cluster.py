@@ -13,7 +13,7 @@ worker directory, network interface, Python); `jobs` fixes the number of worker 
 Lost worker jobs (pre-emption, walltime, scancel/qdel, a node going down): the scheduler moves the
 points they were computing to the remaining workers (a point is pure and seeded, so a recomputed
 point has the same numbers), and a replacement job is submitted for every lost one while the scan
-runs, so the scan still ends with every point. A point whose workers die three times
+runs, so the scan still ends with every point. A point on which more than three workers died
 (distributed.scheduler.allowed-failures) is reported lost and stays missing in the store;
 rerunning the scan computes it.
 
@@ -299,6 +299,7 @@ class BatchCluster:
     ):
         self.profile = profile
         self.log = log or (lambda msg: None)
+        self._started: set = set()  # names of the jobs submitted so far
         check_submit_command(profile)
         if jobs is not None and adapt is not None:
             raise McpdaskError("--jobs and --adapt exclude each other")
@@ -388,7 +389,9 @@ class BatchCluster:
 
     async def _replace_lost_jobs(self) -> None:
         cluster = self.cluster
-        missing = set(cluster.worker_spec) - set(cluster.workers)
+        self._started.update(cluster.workers)
+        # jobs that were running and are gone (not the ones --adapt is about to submit)
+        missing = (set(cluster.worker_spec) - set(cluster.workers)) & self._started
         if missing and cluster.status.name == "running":
             self.log(f"{len(missing)} worker job(s) lost; submitting replacements")
             await cluster._correct_state()

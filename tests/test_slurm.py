@@ -114,9 +114,11 @@ def test_quick_scan_through_slurm_jobs_equals_localcluster(quick_cube_store, tmp
             ["scontrol", "show", "job", job_id], capture_output=True, text=True
         ).stdout
         assert f"JobId={job_id} JobName=mcpdask-worker" in show and "BatchFlag=1" in show
-        # and inside each job a Dask worker connected to the scan's scheduler
-        log = (tmp_path / f"slurm-{job_id}.out").read_text()
-        assert "Registered to:" in log and "Worker name:" in log
+        assert f"StdOut={tmp_path / f'slurm-{job_id}.out'}" in show, show
+    # inside the jobs, Dask workers connected to the scan's scheduler (the 6 points take ~1 s:
+    # the first worker up may compute them all, and the other job be cancelled while starting)
+    logs = [(tmp_path / f"slurm-{job_id}.out").read_text() for job_id in ids]
+    assert any("Registered to:" in log for log in logs), logs
     assert_same_cube(store, quick_cube_store)
     print(f"quick scan through 2 Slurm jobs: {wall:.1f} s")
 
