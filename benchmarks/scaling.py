@@ -31,10 +31,12 @@ import mcpdask
 from benchmarks.physics import load_average, machine
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
-TUNED_MALLOC = {"MALLOC_TRIM_THRESHOLD_": 64 * 2**20}
+TUNED_MALLOC = {"MALLOC_TRIM_THRESHOLD_": 64 * 2**20, "MALLOC_MMAP_THRESHOLD_": 64 * 2**20}
 """Dask starts workers with MALLOC_TRIM_THRESHOLD_=65536: glibc then returns freed memory to
 the kernel after nearly every numpy batch and page-faults it back in (system time, ~half of a
-point's CPU; see benchmarks.physics.allocator_effect). The tuned variant keeps 64 MiB."""
+point's CPU; see benchmarks.physics.allocator_effect). The tuned variant keeps 64 MiB and,
+as the points run in a worker thread (its own malloc arena), also serves allocations up to
+64 MiB from the heap instead of mmap/munmap."""
 
 
 def _worker_info():
@@ -57,15 +59,27 @@ class Cluster:
 
         start = time.perf_counter()
         # glibc reads MALLOC_* when the process starts: they must be in the nanny's
-        # pre-spawn environment (the `env` of a Nanny is applied too late)
+        # pre-spawn environment (the `env` of a Nanny is applied too late). distributed lets
+        # os.environ override that config and writes it into os.environ when it spawns
+        # (an earlier cluster leaves MALLOC_TRIM_THRESHOLD_=65536 there): set both, restore.
+        saved = {k: v for k, v in os.environ.items() if k.startswith("MALLOC_")}
+        for k in saved:
+            del os.environ[k]
+        os.environ.update({k: str(v) for k, v in (environ or {}).items()})
         overrides = {f"distributed.nanny.pre-spawn-environ.{k}": str(v)
                      for k, v in (environ or {}).items()}  # fmt: skip
-        with dask.config.set(overrides):
-            self.cluster = LocalCluster(
-                n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=":0"
-            )
-            self.client = Client(self.cluster, set_as_default=False)
-            self.client.wait_for_workers(n_workers)
+        try:
+            with dask.config.set(overrides):
+                self.cluster = LocalCluster(
+                    n_workers=n_workers, threads_per_worker=1, processes=True,
+                    dashboard_address=":0",
+                )  # fmt: skip
+                self.client = Client(self.cluster, set_as_default=False)
+                self.client.wait_for_workers(n_workers)
+        finally:
+            for k in [k for k in os.environ if k.startswith("MALLOC_")]:
+                del os.environ[k]
+            os.environ.update(saved)
         self.environ = self._startup_malloc_env()
         self.startup_s = time.perf_counter() - start
         start = time.perf_counter()
