@@ -11,6 +11,9 @@ True
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import functools
 import hashlib
 import os
 import sys
@@ -86,8 +89,27 @@ def make_task(spec: ScanSpec, exp: Experiment, energy: float, mass: float) -> Po
     )
 
 
+@functools.cache
+def keep_freed_memory_for_reuse() -> None:
+    """Raise glibc's trim and mmap thresholds (64 and 32 MiB) once per process.
+
+    vegas batches allocate and free numpy arrays thousands of times per point; Dask starts
+    workers with MALLOC_TRIM_THRESHOLD_=65536, so glibc hands that memory back to the kernel at
+    every free and page-faults it in again: about half of a point's CPU time
+    (benchmarks/physics.py, 'allocator'). Without glibc (or mallopt) nothing changes.
+    """
+    m_trim_threshold, m_mmap_threshold = -1, -3  # from glibc's malloc.h
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt(m_trim_threshold, 64 << 20)
+        libc.mallopt(m_mmap_threshold, 32 << 20)
+    except (OSError, AttributeError):
+        pass
+
+
 def compute_point(task: PointTask) -> dict[str, Any]:
     """Integrate one point with the physics core; never raises (a failure is status 3 + reason)."""
+    keep_freed_memory_for_reuse()
     start = time.perf_counter()
     nbins = len(task.x_edges) - 1
     try:
