@@ -300,20 +300,21 @@ def _one_iteration(integrator, evaluate, components, widths):
     n_hcube = int(hcube.max()) + 1
     in_cut, bin_index = components(x)
     estimates = [_stratified_sums(np.where(in_cut, value, 0.0), hcube, n_hcube)]
-    # all bins at once: a (hypercube, bin) index; points outside every bin go to an extra slot
+    # all bins at once, over the (hypercube, bin) pairs that occur: each point lies in one bin
     n_bins = len(widths)
     slot = np.where(bin_index >= 0, bin_index, n_bins)
-    key = hcube * (n_bins + 1) + slot
-    size = n_hcube * (n_bins + 1)
-    n_per = np.bincount(hcube, minlength=n_hcube)[:, None]
-    sum1 = np.bincount(key, weights=value, minlength=size).reshape(n_hcube, n_bins + 1)[:, :n_bins]
-    sum2 = np.bincount(key, weights=value**2, minlength=size).reshape(n_hcube, n_bins + 1)[
-        :, :n_bins
-    ]
-    filled = (n_per > 1)[:, 0]
-    var = (n_per[filled] * sum2[filled] - sum1[filled] ** 2) / (n_per[filled] - 1)
-    means = np.concatenate([[estimates[0][0]], sum1.sum(axis=0) / widths])
-    variances = np.concatenate([[estimates[0][1]], np.maximum(var.sum(axis=0), 0.0) / widths**2])
+    pairs, pair_of_point = np.unique(hcube * (n_bins + 1) + slot, return_inverse=True)
+    sum1 = np.bincount(pair_of_point, weights=value)
+    sum2 = np.bincount(pair_of_point, weights=value * value)
+    n_per = np.bincount(hcube, minlength=n_hcube)[pairs // (n_bins + 1)]
+    filled = n_per > 1
+    pair_var = np.zeros_like(sum1)
+    pair_var[filled] = (n_per[filled] * sum2[filled] - sum1[filled] ** 2) / (n_per[filled] - 1)
+    pair_slot = pairs % (n_bins + 1)
+    bin_sum = np.bincount(pair_slot, weights=sum1, minlength=n_bins + 1)[:n_bins]
+    bin_var = np.bincount(pair_slot, weights=pair_var, minlength=n_bins + 1)[:n_bins]
+    means = np.concatenate([[estimates[0][0]], bin_sum / widths])
+    variances = np.concatenate([[estimates[0][1]], np.maximum(bin_var, 0.0) / widths**2])
     return means, variances, len(x)
 
 
