@@ -16,8 +16,7 @@ import time
 
 import numpy as np
 
-from mcpdask.physics.constants import lepton_mass
-from mcpdask.physics.integrate import VegasSettings, _point_function, cross_section
+from mcpdask.physics.integrate import VegasSettings, cross_section, point_integrand
 from mcpdask.physics.materials import get_material
 
 EXPERIMENTS = {
@@ -133,10 +132,9 @@ def integrand_throughput(n_points=200_000, mass=0.05, methods=METHODS):
     rows = []
     rng = np.random.default_rng(0)
     for name, exp in EXPERIMENTS.items():
-        m_lepton = lepton_mass(exp["lepton"])
         for method in methods:
-            point, ndim = _point_function(
-                method, "mcp", m_lepton, get_material(exp["target"]), exp["energy_gev"], mass, False
+            point, ndim = point_integrand(
+                method, "mcp", exp["lepton"], get_material(exp["target"]), exp["energy_gev"], mass
             )
             n = n_points if method not in ("ww",) else n_points // 50
             x = rng.uniform(exp["x_min"], 1.0, n)

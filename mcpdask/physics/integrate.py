@@ -126,9 +126,12 @@ def _check_inputs(lepton, energy_gev, mass_gev, x_min, x_max, process, method, p
     return m_lepton
 
 
-def _point_function(method, process, m_lepton, material: Material, energy, mass, inelastic):
-    """dsigma/dx (GeV^-2) as a function of the unit-cube coordinates after x, and its dimension."""
+def point_integrand(method, process, lepton, material: Material, energy, mass, inelastic=False):
+    """(f, ndim): f(x, u) is the integrand of dsigma/dx in GeV^-2 at missing-energy fractions x
+    and points u of the unit cube [0, 1)^ndim (the variables after x); its integral over u is
+    dsigma/dx. What `cross_section` hands to vegas, public for benchmarks and other integrators."""
     M = material.nucleus_mass_gev
+    m_lepton = lepton_mass(lepton)
 
     def emission(x, mV2, u):
         inv, weight, k_lab = kinematics.emission(
@@ -142,7 +145,7 @@ def _point_function(method, process, m_lepton, material: Material, energy, mass,
         def vector_ww(x, mV2):
             return ww.dsigma_dx(
                 method,
-                _lepton_name(m_lepton),
+                lepton,
                 material,
                 energy,
                 np.sqrt(mV2),
@@ -194,10 +197,6 @@ def _point_function(method, process, m_lepton, material: Material, energy, mass,
     return f, 1
 
 
-def _lepton_name(m_lepton):
-    return "e" if m_lepton < 0.01 else "mu"
-
-
 def cross_section(
     lepton: str,
     target: "str | Material | dict",
@@ -246,8 +245,8 @@ def cross_section(
     threshold_x = (2.0 * mass_gev if process == "mcp" else mass_gev) / energy_gev
     x_lo = max(min(edges[0], x_min), threshold_x)
     x_hi = min(max(edges[-1], x_max), 1.0 - m_lepton / energy_gev)
-    point, ndim = _point_function(
-        method, process, m_lepton, material, energy_gev, mass_gev, inelastic
+    point, ndim = point_integrand(
+        method, process, lepton, material, energy_gev, mass_gev, inelastic
     )
     widths = np.diff(edges)
 
