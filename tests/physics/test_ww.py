@@ -12,7 +12,6 @@ from mcpdask.errors import McpdaskError, PhysicsInputError
 from mcpdask.physics import ww
 from mcpdask.physics.constants import ALPHA, ELECTRON_MASS_GEV, MUON_MASS_GEV, lepton_mass
 from mcpdask.physics.formfactor import (
-    elastic_form_factor,
     g2,
     nuclear_size_scale_gev2,
     screening_scale_gev,
@@ -129,7 +128,10 @@ def test_massless_limit_x_shape_is_tsai():
     m_V = 1e-5 is still a 3 per cent effect at x = 0.1 (not yet the massless limit)."""
     xs = np.array([0.1, 0.3, 0.5, 0.7, 0.9])
     iww = ww.dsigma_dx("iww", "e", "Pb", 100.0, 1e-6, xs)
-    ratio = [i / _tsai_complete_screening(82, x, leading_log_only=True)[0] for i, x in zip(iww, xs, strict=False)]
+    ratio = [
+        i / _tsai_complete_screening(82, x, leading_log_only=True)[0]
+        for i, x in zip(iww, xs, strict=False)
+    ]
     assert np.ptp(ratio) / np.mean(ratio) < 1e-2
 
 
@@ -215,10 +217,10 @@ def test_z_squared_scaling_with_fixed_form_factor(method, monkeypatch):
     """Fact: the nucleus enters only through G2 = Z^2 F^2, so with F held fixed (Pb's) the cross
     section scales exactly as Z^2 (PHYSICS.md 2c)."""
 
-    def g2_fixed_f(t, material, inelastic=False):
-        return material.Z**2 * elastic_form_factor(np.asarray(t, dtype=float), PB) ** 2
-
-    monkeypatch.setattr(ww, "g2", g2_fixed_f)
+    # F depends on the material through the screening scale a(Z) and the size d(A); the light
+    # material has Pb's A, and a is held at Pb's value.
+    pb_screening = ww.screening_scale_gev(PB)
+    monkeypatch.setattr(ww, "screening_scale_gev", lambda material: pb_screening)
     light = Material("lightPb", 20, 207.2, 11.35, 0.5612)
     xs = np.array([0.3, 0.7])
     heavy_sigma = ww.dsigma_dx(method, "mu", PB, 160.0, 0.1, xs)
@@ -312,3 +314,18 @@ def test_invalid_cos_theta_t_min_and_material():
         ww.photon_flux_chi(PB, -1e-3, 1.0)
     with pytest.raises(McpdaskError, match="Unobtainium"):
         ww.dsigma_dx("ww", "e", "Unobtainium", 10.0, 0.1, 0.5)
+
+
+@pytest.mark.parametrize("material", [PB, AL])
+def test_elastic_closed_form_flux_equals_the_quadrature_over_wide_ranges(material):
+    """Fact: chi (closed form below t_min = 30 d, quadrature above) equals the Gauss-Legendre
+    integral of its definition over 46 e-folds of t_min and t_max, from screening- to
+    nuclear-size-dominated."""
+    t_min = np.geomspace(1e-18, 1e2, 41)[:, None]
+    t_max = np.geomspace(1e-12, 1e4, 33)[None, :]
+    t_min, t_max = np.broadcast_arrays(t_min, t_max)
+    closed = ww.photon_flux_chi(material, t_min, t_max)
+    quadrature = ww._chi_by_quadrature(material, t_min, t_max, inelastic=False)
+    big = quadrature > 1e-12 * quadrature.max()
+    np.testing.assert_allclose(closed[big], quadrature[big], rtol=1e-7)
+    assert np.all(closed[t_max <= t_min] == 0.0)
