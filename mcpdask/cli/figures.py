@@ -49,7 +49,7 @@ def register(subparsers) -> None:
         help="static publication figures (PDF and PNG) from a stored cube",
         description="Write (a) dsigma/dx versus x, (b) sigma versus mass, (c) the eps reach plot "
         "(brem, meson, combined, optional overlays) and (d) the ETL / IWW (and WW) ratio versus "
-        "mass. (d) integrates the approximations now: IWW ~0.2 s a point, WW ~15 s a point.",
+        "mass. (d) integrates the approximations now: IWW ~0.2 s a point, WW ~1-2 s a point.",
     )
     parser.add_argument("store", metavar="STORE", help="path of the cube (Zarr store)")
     parser.add_argument("--out", required=True, metavar="DIR", help="output directory")

@@ -4,7 +4,7 @@
   (b) sigma          the cross section inside each experiment's cut versus m_chi
   (c) reach          eps_lim versus m_chi: brem, meson and combined channels, existing limits shaded
   (d) ratio          ETL / WW and ETL / IWW versus m_chi (the approximations computed here with
-                     mcpdask.physics.integrate.cross_section: IWW is fast, WW ~15 s a point, so
+                     mcpdask.physics.integrate.cross_section: IWW is fast, WW ~1-2 s a point, so
                      WW only on request and at the masses asked for)
 
 Everything but (d) is derived from the stored cube without integrating; all at each experiment's
@@ -235,7 +235,7 @@ def approximation_ratios(
 ) -> xr.Dataset:
     """sigma_ETL (from the cube) / sigma_method (integrated now) per experiment, method and mass,
     with errors: a Dataset with `ratio`, `ratio_err` and `wall_s` along (experiment,
-    approximation, mass). masses: a subset of the cube's masses (default all); WW takes ~15 s a point."""
+    approximation, mass). masses: a subset of the cube's masses (default all); WW takes ~1-2 s a point."""
     from mcpdask.physics.integrate import cross_section
 
     require_variables(cube, _NEEDS["ratio"], "figure (d) ratio")
