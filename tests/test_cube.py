@@ -1,6 +1,5 @@
 """The cube's Zarr schema: creation, point writes, extension, validation and refusals."""
 
-import hashlib
 from pathlib import Path
 
 import dask.array as da
@@ -13,16 +12,6 @@ from mcpdask.errors import StoreError
 from mcpdask.experiments import load_scan
 
 QUICK = Path(__file__).resolve().parents[1] / "configs" / "quick.yaml"
-
-
-def checksum(path: Path) -> str:
-    """Names, contents and modification times of every file under `path`."""
-    h = hashlib.sha256()
-    for f in sorted(p for p in path.rglob("*") if p.is_file()):
-        h.update(str(f.relative_to(path)).encode())
-        h.update(f.read_bytes())
-        h.update(str(f.stat().st_mtime_ns).encode())
-    return h.hexdigest()
 
 
 @pytest.fixture
@@ -39,9 +28,16 @@ def store(tmp_path, spec):
 
 def fake_result(nbins, value):
     return {
-        "dsigma_dx": np.full(nbins, value), "dsigma_dx_err": np.full(nbins, value / 100),
-        "sigma": value, "sigma_err": value / 100, "chi2_dof": 1.1, "Q": 0.4, "n_eval": 1000,
-        "wall_s": 0.5, "status": cube.CONVERGED, "reason": None,
+        "dsigma_dx": np.full(nbins, value),
+        "dsigma_dx_err": np.full(nbins, value / 100),
+        "sigma": value,
+        "sigma_err": value / 100,
+        "chi2_dof": 1.1,
+        "Q": 0.4,
+        "n_eval": 1000,
+        "wall_s": 0.5,
+        "status": cube.CONVERGED,
+        "reason": None,
     }
 
 
@@ -55,8 +51,19 @@ def test_schema_units_and_provenance(store, spec):
         assert ds[name].dims == ("experiment", "energy", "mass", "x")
     for name in ("sigma", "sigma_err", "chi2_dof", "Q", "n_eval", "wall_s", "status"):
         assert ds[name].dims == ("experiment", "energy", "mass")
-    for name in ("lepton", "target", "target_Z", "target_A", "target_density", "target_X0",
-                 "thickness_cm", "leptons_on_target", "x_min", "x_max", "nominal_energy"):
+    for name in (
+        "lepton",
+        "target",
+        "target_Z",
+        "target_A",
+        "target_density",
+        "target_X0",
+        "thickness_cm",
+        "leptons_on_target",
+        "x_min",
+        "x_max",
+        "nominal_energy",
+    ):
         assert ds[name].dims == ("experiment",)
     for name in (*ds.coords, *ds.data_vars):
         assert "units" in ds[name].attrs and ds[name].attrs["long_name"], name
@@ -70,7 +77,10 @@ def test_schema_units_and_provenance(store, spec):
     assert a[cube.MARKER_ATTR] == cube.MARKER_VALUE and a[cube.SCHEMA_ATTR] == cube.SCHEMA_VERSION
     assert (a["process"], a["method"], a["inelastic"]) == ("mcp", "etl", False)
     assert (a["vegas_precision"], a["vegas_max_evals"], a["scan_seed"]) == (
-        spec.vegas.precision, spec.vegas.max_evals, spec.seed)
+        spec.vegas.precision,
+        spec.vegas.max_evals,
+        spec.seed,
+    )
     assert {"mcpdask_version", "created", "software"} <= set(a)
     assert {"numpy", "vegas", "dask", "xarray", "zarr"} <= set(a["software"])
 
@@ -113,8 +123,10 @@ def test_failure_reason_is_kept(store):
 def test_extend_appends_and_open_cube_sorts(store, spec):
     writer = cube.PointWriter(store)
     writer.write("ldmx", 8.0, 0.1, fake_result(20, 3.0))
-    bigger = spec.replace(masses_gev=np.r_[spec.masses_gev, 0.05, 0.002],
-                          energies_gev={"na64mu": (160.0, 100.0), "ldmx": (8.0,)})
+    bigger = spec.replace(
+        masses_gev=np.r_[spec.masses_gev, 0.05, 0.002],
+        energies_gev={"na64mu": (160.0, 100.0), "ldmx": (8.0,)},
+    )
     added = cube.extend_cube(store, bigger)
     assert added["mass"] == [0.002, 0.05] and added["energy"] == [100.0]
     ds = cube.open_cube(store)
@@ -129,8 +141,10 @@ def test_extend_with_a_new_experiment(tmp_path, store, spec):
     from mcpdask.experiments import load_experiment
 
     na64e = load_experiment("na64e")
-    bigger = spec.replace(experiments=(*spec.experiments, na64e),
-                          energies_gev={**spec.energies_gev, "na64e": (100.0,)})
+    bigger = spec.replace(
+        experiments=(*spec.experiments, na64e),
+        energies_gev={**spec.energies_gev, "na64e": (100.0,)},
+    )
     cube.extend_cube(store, bigger)
     ds = cube.open_cube(store)
     assert list(ds.experiment.values) == ["na64mu", "ldmx", "na64e"]
@@ -142,30 +156,38 @@ def test_extend_with_a_new_experiment(tmp_path, store, spec):
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda s: s.replace(physics=s.physics.model_copy(update={"method": "ww"})),
-         "physics option method: store has 'etl', scan has 'ww'"),
-        (lambda s: s.replace(physics=s.physics.model_copy(update={"inelastic": True})),
-         "physics option inelastic"),
-        (lambda s: s.replace(vegas=s.vegas.model_copy(update={"precision": 0.01})),
-         "vegas_precision"),
+        (
+            lambda s: s.replace(physics=s.physics.model_copy(update={"method": "ww"})),
+            "physics option method: store has 'etl', scan has 'ww'",
+        ),
+        (
+            lambda s: s.replace(physics=s.physics.model_copy(update={"inelastic": True})),
+            "physics option inelastic",
+        ),
+        (
+            lambda s: s.replace(vegas=s.vegas.model_copy(update={"precision": 0.01})),
+            "vegas_precision",
+        ),
         (lambda s: s.replace(seed=s.seed + 1), "scan_seed"),
         (lambda s: s.replace(x_edges=np.linspace(0, 1, 11)), "x bins"),
     ],
 )
-def test_other_options_are_refused_and_the_store_is_untouched(store, spec, change, message):
-    before = checksum(store)
+def test_other_options_are_refused_and_the_store_is_untouched(
+    store, spec, change, message, store_checksum
+):
+    before = store_checksum(store)
     with pytest.raises(StoreError) as info:
         cube.extend_cube(store, change(spec))
     assert message in str(info.value) and str(store) in str(info.value)
-    assert checksum(store) == before
+    assert store_checksum(store) == before
 
 
-def test_changed_experiment_definition_is_refused(tmp_path, store, spec):
+def test_changed_experiment_definition_is_refused(tmp_path, store, spec, store_checksum):
     ldmx = spec.experiment("ldmx").model_copy(update={"x_min": 0.6})
-    before = checksum(store)
+    before = store_checksum(store)
     with pytest.raises(StoreError, match="experiment 'ldmx': x_min is 0.7 in the store, 0.6"):
         cube.extend_cube(store, spec.replace(experiments=(spec.experiments[0], ldmx)))
-    assert checksum(store) == before
+    assert store_checksum(store) == before
 
 
 def test_foreign_stores_are_refused(tmp_path):

@@ -16,7 +16,6 @@ in which order it is computed (that is itself checked here).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -204,13 +203,6 @@ def _positions(got, want):
     return np.ix_(ie, ien, im)
 
 
-def checksum(path: Path) -> str:
-    h = hashlib.sha256()
-    for f in sorted(p for p in path.rglob("*") if p.is_file()):
-        h.update(str(f.relative_to(path)).encode() + f.read_bytes())
-    return h.hexdigest()
-
-
 def run_driver(driver: Path, crash_at: str, *args) -> subprocess.CompletedProcess:
     env = os.environ | {"CRASH_AT": crash_at}
     return subprocess.run(
@@ -369,11 +361,11 @@ def test_interrupted_extension_is_finished_by_a_reader(
 
 
 def test_second_scan_is_refused_while_a_live_process_holds_the_store(
-    tmp_path, configs, reference, capsys
+    tmp_path, configs, reference, capsys, store_checksum
 ):
     store = tmp_path / "held.zarr"
     shutil.copytree(reference["small"], store)
-    before = checksum(store)
+    before = store_checksum(store)
     holder = subprocess.Popen(
         [
             sys.executable,
@@ -395,7 +387,7 @@ def test_second_scan_is_refused_while_a_live_process_holds_the_store(
         err = capsys.readouterr().err
         assert f"in use by another mcpdask process (pid {holder.pid}" in err
         assert "scan held-by-test" in err and "one writer per store" in err
-        assert checksum(store) == before
+        assert store_checksum(store) == before
     finally:
         holder.kill()
         holder.wait()
@@ -628,12 +620,12 @@ DAMAGE = [
 
 @pytest.mark.parametrize("damage, message", DAMAGE, ids=[d.__name__.strip("_") for d, _ in DAMAGE])
 def test_damaged_or_foreign_store_is_a_clear_error_everywhere(
-    damage, message, tmp_path, configs, reference, capsys
+    damage, message, tmp_path, configs, reference, capsys, store_checksum
 ):
     store = tmp_path / "damaged.zarr"
     shutil.copytree(reference["small"], store)
     damage(store)
-    before = checksum(store) if store.is_dir() else store.read_bytes()
+    before = store_checksum(store) if store.is_dir() else store.read_bytes()
     with pytest.raises(StoreError, match=message.replace("(", r"\(").replace(")", r"\)")):
         mcpdask.open_cube(store)
     for argv in (
@@ -644,7 +636,7 @@ def test_damaged_or_foreign_store_is_a_clear_error_everywhere(
         assert main(argv) == 2, argv
         err = capsys.readouterr().err
         assert message in err and "Traceback" not in err, (argv, err)
-    assert (checksum(store) if store.is_dir() else store.read_bytes()) == before
+    assert (store_checksum(store) if store.is_dir() else store.read_bytes()) == before
     assert not cube.lock_path(store).exists()
 
 
@@ -753,13 +745,15 @@ def _limit(store):
         (("lepton: mu", "lepton: e"), "lepton is 'mu' in the store, 'e' in the config"),
     ],
 )
-def test_integration_fields_still_refuse_the_scan(tmp_path, configs, reference, edit, message):
+def test_integration_fields_still_refuse_the_scan(
+    tmp_path, configs, reference, edit, message, store_checksum
+):
     store = tmp_path / "refused.zarr"
     shutil.copytree(reference["small"], store)
     d = tmp_path / "edited"
     d.mkdir()
     (d / "na64mu.yaml").write_text(EXPOSURE_CHANGED.replace(*edit))
-    before = checksum(store)
+    before = store_checksum(store)
     with pytest.raises(StoreError, match=message):
         mcpdask.scan(write_config(d, SMALL), store, progress=False)
-    assert checksum(store) == before
+    assert store_checksum(store) == before

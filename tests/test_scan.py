@@ -4,7 +4,6 @@ The quick scan runs the real physics (mcpdask.physics.integrate). Tests that che
 scheduling machinery (lost points) use a fake point function and say so.
 """
 
-import hashlib
 import shutil
 import subprocess
 import sys
@@ -28,20 +27,14 @@ NUMBERS = ("dsigma_dx", "dsigma_dx_err", "sigma", "sigma_err", "chi2_dof", "Q", 
 pytestmark = pytest.mark.timeout(300)
 
 
-def checksum(path: Path) -> str:
-    """Names, contents and modification times of every file under `path`."""
-    h = hashlib.sha256()
-    for f in sorted(p for p in path.rglob("*") if p.is_file()):
-        h.update(str(f.relative_to(path)).encode())
-        h.update(f.read_bytes())
-        h.update(str(f.stat().st_mtime_ns).encode())
-    return h.hexdigest()
-
-
 @pytest.fixture(scope="module")
 def client2():
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      dashboard_address=":0") as cluster, Client(cluster) as client:
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         yield client
 
 
@@ -97,28 +90,33 @@ def test_quick_scan_cube_schema_units_provenance_and_precision(quick_store):
 
 def test_one_worker_gives_identical_numbers(quick_store, tmp_path):
     store = tmp_path / "one.zarr"
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
-                      dashboard_address=":0") as cluster, Client(cluster) as client:
+    with (
+        LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0"
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         mcpdask.scan(QUICK, store, client, progress=False)
     one, two = mcpdask.open_cube(store).compute(), mcpdask.open_cube(quick_store).compute()
     for name in NUMBERS:
         assert np.array_equal(one[name].values, two[name].values, equal_nan=True), name
 
 
-def test_rerun_on_a_complete_store_submits_nothing(store_copy, client2):
-    before = checksum(store_copy)
+def test_rerun_on_a_complete_store_submits_nothing(store_copy, client2, store_checksum):
+    before = store_checksum(store_copy)
     with get_task_stream(client2) as stream:
         report = mcpdask.scan(QUICK, store_copy, client2, progress=False)
     assert report.n_submitted == 0 and report.n_already_done == 6
     assert point_keys(stream) == []
-    assert checksum(store_copy) == before
+    assert store_checksum(store_copy) == before
 
 
 def test_two_more_masses_compute_exactly_two_points(store_copy, client2):
     spec = load_scan(QUICK)
     old = mcpdask.open_cube(store_copy).compute()
-    more = spec.replace(experiments=(spec.experiment("ldmx"),),
-                        masses_gev=np.r_[spec.masses_gev, 0.02, 0.2])
+    more = spec.replace(
+        experiments=(spec.experiment("ldmx"),), masses_gev=np.r_[spec.masses_gev, 0.02, 0.2]
+    )
     with get_task_stream(client2) as stream:
         report = mcpdask.scan(more, store_copy, client2, progress=False)
     assert report.n_submitted == 2 and report.added["mass"] == [0.02, 0.2]
@@ -127,8 +125,9 @@ def test_two_more_masses_compute_exactly_two_points(store_copy, client2):
     assert list(new.mass.values) == [0.01, 0.02, 0.1, 0.2, 0.5]
     # the old points are untouched (wall_s too: nothing was recomputed)
     for name in (*NUMBERS, "wall_s"):
-        assert np.array_equal(new[name].sel(mass=old.mass).values, old[name].values,
-                              equal_nan=True), name
+        assert np.array_equal(
+            new[name].sel(mass=old.mass).values, old[name].values, equal_nan=True
+        ), name
     assert (new.status.sel(experiment="ldmx", energy=8.0, mass=[0.02, 0.2]) == 1).all()
     assert (new.status.sel(experiment="na64mu", mass=[0.02, 0.2]) == cube.MISSING).all()
 
@@ -142,29 +141,30 @@ def test_two_more_masses_compute_exactly_two_points(store_copy, client2):
         (("num_bins: 20", "num_bins: 10"), "x bins"),
     ],
 )
-def test_scan_with_other_options_is_refused_and_store_unmodified(store_copy, tmp_path, edit,
-                                                                 message, capsys):
+def test_scan_with_other_options_is_refused_and_store_unmodified(
+    store_copy, tmp_path, edit, message, capsys, store_checksum
+):
     text = QUICK.read_text()
     assert edit[0] in text
     config = tmp_path / "other.yaml"
     config.write_text(text.replace(*edit))
-    before = checksum(store_copy)
+    before = store_checksum(store_copy)
     with pytest.raises(StoreError, match=message):
         mcpdask.scan(config, store_copy, client=None, progress=False)
     assert main(["scan", str(config), "--store", str(store_copy), "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert message in err and str(store_copy) in err and "left unchanged" in err
-    assert checksum(store_copy) == before
+    assert store_checksum(store_copy) == before
 
 
-def test_foreign_store_is_refused_and_unmodified(tmp_path, capsys):
+def test_foreign_store_is_refused_and_unmodified(tmp_path, capsys, store_checksum):
     foreign = tmp_path / "data"
     foreign.mkdir()
     (foreign / "results.csv").write_text("a,b\n1,2\n")
-    before = checksum(foreign)
+    before = store_checksum(foreign)
     assert main(["scan", str(QUICK), "--store", str(foreign), "--no-progress"]) == 2
     assert "not a Zarr store" in capsys.readouterr().err
-    assert checksum(foreign) == before
+    assert store_checksum(foreign) == before
 
 
 TINY = (
@@ -182,27 +182,34 @@ TINY = (
         (TINY.format(masses="0.1"), "masses_gev: Input should be a valid list"),
     ],
 )
-def test_bad_config_is_a_clear_error_and_touches_no_store(store_copy, tmp_path, text, message,
-                                                          capsys):
+def test_bad_config_is_a_clear_error_and_touches_no_store(
+    store_copy, tmp_path, text, message, capsys, store_checksum
+):
     config = tmp_path / "bad.yaml"
     config.write_text(text)
-    before = checksum(store_copy)
+    before = store_checksum(store_copy)
     assert main(["scan", str(config), "--store", str(store_copy), "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert str(config) in err and message in err and "Traceback" not in err
-    assert checksum(store_copy) == before
+    assert store_checksum(store_copy) == before
     assert main(["scan", str(config), "--store", str(tmp_path / "new.zarr")]) == 2
     assert not (tmp_path / "new.zarr").exists()
 
 
 def test_cli_scan_on_a_scheduler_and_info(client2, tmp_path, capsys):
     config = tmp_path / "tiny.yaml"
-    config.write_text(QUICK.read_text().replace("name: quick", "name: tiny")
-                      .replace("[0.01, 0.1, 0.5]", "[0.3]").replace("  - na64mu\n", ""))
+    config.write_text(
+        QUICK.read_text()
+        .replace("name: quick", "name: tiny")
+        .replace("[0.01, 0.1, 0.5]", "[0.3]")
+        .replace("  - na64mu\n", "")
+    )
     store = tmp_path / "tiny.zarr"
     address = client2.scheduler.address
-    assert main(["scan", str(config), "--store", str(store), "--scheduler", address,
-                 "--no-progress"]) == 0
+    assert (
+        main(["scan", str(config), "--store", str(store), "--scheduler", address, "--no-progress"])
+        == 0
+    )
     out = capsys.readouterr().out
     assert str(store) in out and "1 converged" in out
     assert main(["info", str(store)]) == 0
@@ -264,15 +271,26 @@ def _flaky(task):
 def _fake(task):
     n = len(task.x_edges) - 1
     value = float(np.random.default_rng(task.seed).random())
-    return {"dsigma_dx": np.full(n, value), "dsigma_dx_err": np.full(n, 0.01),
-            "sigma": value, "sigma_err": 0.01, "chi2_dof": 1.0, "Q": 0.5, "n_eval": 1,
-            "wall_s": 0.0, "status": cube.CONVERGED, "reason": None}
+    return {
+        "dsigma_dx": np.full(n, value),
+        "dsigma_dx_err": np.full(n, 0.01),
+        "sigma": value,
+        "sigma_err": 0.01,
+        "chi2_dof": 1.0,
+        "Q": 0.5,
+        "n_eval": 1,
+        "wall_s": 0.0,
+        "status": cube.CONVERGED,
+        "reason": None,
+    }
 
 
 def test_lost_point_stays_missing_and_is_retried(tmp_path):
     store = tmp_path / "flaky.zarr"
-    with LocalCluster(n_workers=2, processes=False, dashboard_address=":0") as cluster, \
-            Client(cluster) as client:
+    with (
+        LocalCluster(n_workers=2, processes=False, dashboard_address=":0") as cluster,
+        Client(cluster) as client,
+    ):
         report = mcpdask.scan(QUICK, store, client, progress=False, point_function=_flaky)
         assert report.n_lost == 2 and report.n_written == 4
         ds = mcpdask.open_cube(store)
