@@ -10,6 +10,11 @@ Two views of a curve: `ReferenceCurve.polygon` is the filled region for plots (t
 closed along the top of the plot unless it is closed already) and `ReferenceCurve.lower_boundary`
 is the lowest excluded eps at each mass, which `mcpdask.reach` compares limits against. Any
 missing or malformed file is a ReferenceCurveError naming the file and, for its content, the line.
+
+The package ships the existing bounds it knows of (`mcpdask.data`, listed in its manifest):
+`default_reference_curves()` or `read_reference_curves(None)` returns them, and
+`read_reference_curves(user_paths, with_packaged=True)` adds a user's curves to them (a user file
+with the same stem as a packaged one replaces it).
 """
 
 from __future__ import annotations
@@ -29,13 +34,24 @@ HEADER = ("mass_GeV", "eps")
 @dataclass(frozen=True)
 class ReferenceCurve:
     """An existing exclusion in the (m_chi, eps) plane, traced as a polyline (mass_GeV, eps) in file
-    order; `name` is the experiment (the file stem), `source` the file's comment lines."""
+    order; `name` is the experiment (the file stem), `source` the file's comment lines. The
+    packaged bounds (mcpdask.data) also carry a display `label`, a point (label_mass_gev,
+    label_eps) where an in-plot label can sit, and the `reference` as their file states it."""
 
     name: str
     mass_gev: np.ndarray
     eps: np.ndarray
     source: str = ""
     path: str = ""
+    label: str = ""
+    label_mass_gev: float | None = None
+    label_eps: float | None = None
+    reference: str = ""
+
+    @property
+    def display_name(self) -> str:
+        """The label for legends: `label` when set, else `name`."""
+        return self.label or self.name
 
     @property
     def closed(self) -> bool:
@@ -148,12 +164,44 @@ def read_reference_curve(path: str | Path, *, require_source: bool = True) -> Re
     return ReferenceCurve(path.stem, np.array(mass), np.array(eps), source=source, path=str(path))
 
 
+def default_reference_curves() -> list[ReferenceCurve]:
+    """The existing bounds shipped with the package (mcpdask.data.packaged_bounds)."""
+    from mcpdask.data import packaged_bounds
+
+    return packaged_bounds()
+
+
 def read_reference_curves(
-    path: str | Path | Iterable[str | Path], *, require_source: bool = True
+    path: str | Path | Iterable[str | Path] | None = None,
+    *,
+    require_source: bool = True,
+    with_packaged: bool = False,
 ) -> list[ReferenceCurve]:
-    """Curves from a CSV file, a directory (its *.csv files, sorted by name), or a list of those."""
+    """Curves from a CSV file, a directory (its *.csv files, sorted by name), or a list of those;
+    path=None gives the packaged bounds (default_reference_curves). with_packaged=True puts the
+    packaged bounds first and adds the given curves: one named like a packaged curve (same file
+    stem) replaces it in place, the others follow in their order."""
+    if path is None:
+        return default_reference_curves()
+    curves = _read_curves(path, require_source)
+    if not with_packaged:
+        return curves
+    merged = default_reference_curves()
+    index = {c.name: i for i, c in enumerate(merged)}
+    for curve in curves:
+        if curve.name in index:
+            merged[index[curve.name]] = curve
+        else:
+            index[curve.name] = len(merged)
+            merged.append(curve)
+    return merged
+
+
+def _read_curves(
+    path: str | Path | Iterable[str | Path], require_source: bool
+) -> list[ReferenceCurve]:
     if not isinstance(path, str | Path):
-        return [c for p in path for c in read_reference_curves(p, require_source=require_source)]
+        return [c for p in path for c in _read_curves(p, require_source)]
     path = Path(path)
     if not path.exists():
         raise ReferenceCurveError(f"reference curve file or directory {path}: does not exist")
