@@ -16,7 +16,7 @@ and what is wrong; unknown keys are rejected.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,8 +24,10 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from mcpdask.errors import ConfigError, UnknownMaterialError
-from mcpdask.physics.materials import MATERIALS, Material, get_material
+from mcpdask.errors import ConfigError, McpdaskError
+from mcpdask.physics.integrate import METHODS, PROCESSES, VegasSettings
+from mcpdask.physics.materials import Material, get_material
+from mcpdask.physics.mesons import Meson, as_mesons
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 """Configs shipped with the package (a link to the repository's configs/ in a source tree)."""
@@ -152,32 +154,6 @@ class _Strict(BaseModel):
 # Experiment
 
 
-class Target(_Strict):
-    """A target material (PDG values; a table name in YAML expands to these)."""
-
-    name: str
-    Z: float = Field(gt=0)
-    A: float = Field(gt=0, description="atomic weight, g/mol")
-    density_g_cm3: float = Field(gt=0)
-    radiation_length_cm: float = Field(gt=0)
-
-    @property
-    def material(self) -> Material:
-        return get_material(self.model_dump())
-
-
-class Meson(_Strict):
-    """A vector meson that can decay invisibly, V -> chi chibar (PHYSICS.md section 5)."""
-
-    name: str
-    mass_gev: float = Field(gt=0)
-    br_ee: float = Field(ge=0, le=1, description="Br(V -> e+ e-), PDG")
-    yield_at_nominal_exposure: float = Field(
-        ge=0, description="number of V produced at the experiment's leptons_on_target"
-    )
-    note: str | None = None
-
-
 class Experiment(_Strict):
     """A lepton fixed-target missing-energy experiment: beam, target, exposure and recoil cut.
 
@@ -191,33 +167,35 @@ class Experiment(_Strict):
     lepton: Literal["e", "mu"]
     energy_gev: float = Field(gt=0, description="nominal beam energy E0")
     leptons_on_target: float = Field(gt=0)
-    target: Target
+    target: Material
     thickness_x0: float | None = Field(default=None, gt=0)
     thickness_cm: float | None = Field(default=None, gt=0)
     x_min: float = Field(ge=0, lt=1)
     x_max: float = Field(default=1.0, gt=0, le=1)
     efficiency: float = Field(default=1.0, gt=0, le=1, description="signal efficiency")
-    mesons: list[Meson] = []
+    mesons: tuple[Meson, ...] = ()
     sources: dict[str, str] = {}
 
     @field_validator("target", mode="before")
     @classmethod
     def _target_from_name(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            if value not in MATERIALS:
-                raise ValueError(
-                    f"unknown target material {value!r}; known: {', '.join(MATERIALS)} "
-                    "(or give name, Z, A, density_g_cm3, radiation_length_cm)"
-                )
-            m = MATERIALS[value]
-            return {
-                "name": m.name,
-                "Z": float(m.Z),
-                "A": float(m.A),
-                "density_g_cm3": float(m.density_g_cm3),
-                "radiation_length_cm": float(m.radiation_length_cm),
-            }
+        """A table name ('Pb') or a mapping {name, Z, A, density_g_cm3, radiation_length_cm}."""
+        if isinstance(value, str | dict):
+            try:
+                return get_material(value)
+            except McpdaskError as exc:
+                raise ValueError(str(exc)) from None
         return value
+
+    @field_validator("mesons", mode="before")
+    @classmethod
+    def _mesons_from_specs(cls, value: Any) -> Any:
+        """Meson specs (PDG mass and Br(e+e-) filled in by name); their yields refer to this
+        experiment's exposure unless a spec gives reference_lot / reference_thickness_x0."""
+        try:
+            return as_mesons(value)
+        except McpdaskError as exc:
+            raise ValueError(str(exc)) from None
 
     @model_validator(mode="after")
     def _check(self) -> Experiment:
@@ -234,12 +212,14 @@ class Experiment(_Strict):
             object.__setattr__(self, "thickness_cm", self.thickness_x0 * x0)
         else:
             object.__setattr__(self, "thickness_x0", self.thickness_cm / x0)
+        nominal = {"reference_lot": self.leptons_on_target,
+                   "reference_thickness_x0": self.thickness_x0}  # fmt: skip
+        mesons = tuple(
+            replace(m, **{k: v for k, v in nominal.items() if getattr(m, k) is None})
+            for m in self.mesons
+        )
+        object.__setattr__(self, "mesons", mesons)
         return self
-
-    @property
-    def target_dict(self) -> dict:
-        """The target as the dict the physics API accepts."""
-        return self.target.model_dump()
 
 
 def load_experiment(name_or_path: str | Path, search_dirs: tuple[Path, ...] = ()) -> Experiment:
@@ -251,8 +231,6 @@ def load_experiment(name_or_path: str | Path, search_dirs: tuple[Path, ...] = ()
         return Experiment.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_format_errors(path, exc, Experiment)) from None
-    except UnknownMaterialError as exc:
-        raise ConfigError(f"{path}: target: {exc}") from None
 
 
 def find_config(name_or_path: str | Path, search_dirs: tuple[Path, ...] = ()) -> Path:
@@ -321,28 +299,26 @@ class _XBins(_Strict):
 
 
 class PhysicsOptions(_Strict):
-    """Options that change what is computed; a cube is made under exactly one set of them."""
+    """Options that change what is computed; a cube is made under exactly one set of them
+    (the list of them: `PhysicsOptions.model_fields`)."""
 
-    process: str = "mcp"
-    method: str = "etl"
+    process: Literal[PROCESSES] = "mcp"
+    method: Literal[METHODS] = "etl"
     inelastic: bool = False
 
-    @field_validator("process", "method")
-    @classmethod
-    def _known(cls, value: str, info) -> str:
-        from mcpdask.physics import integrate
 
-        allowed = integrate.PROCESSES if info.field_name == "process" else integrate.METHODS
-        if value not in allowed:
-            raise ValueError(f"unknown {info.field_name} {value!r}; allowed: {', '.join(allowed)}")
-        return value
+class _VegasConfig(_Strict):
+    """The `vegas:` block of a scan config: the fields of physics.integrate.VegasSettings."""
 
+    precision: float = Field(default=VegasSettings.precision, gt=0, lt=1)
+    max_evals: int = Field(default=VegasSettings.max_evals, ge=1000)
+    neval: int = Field(default=VegasSettings.neval, ge=100)
+    warmup_iterations: int = Field(default=VegasSettings.warmup_iterations, ge=0)
+    min_iterations: int = Field(default=VegasSettings.min_iterations, ge=1)
+    alpha: float = Field(default=VegasSettings.alpha, ge=0, le=2)
 
-class VegasSettings(_Strict):
-    """VEGAS settings: target relative precision of the total and the evaluation budget."""
-
-    precision: float = Field(default=0.01, gt=0, lt=1)
-    max_evals: int = Field(default=2_000_000, ge=1000)
+    def settings(self) -> VegasSettings:
+        return VegasSettings(**self.model_dump())
 
 
 class _ScanConfig(_Strict):
@@ -353,7 +329,7 @@ class _ScanConfig(_Strict):
     mass_grid: _MassGrid | None = None
     x_bins: _XBins
     physics: PhysicsOptions = PhysicsOptions()
-    vegas: VegasSettings = VegasSettings()
+    vegas: _VegasConfig = _VegasConfig()
     seed: int = Field(ge=0, lt=2**63)
 
     @field_validator("experiments", mode="before")
@@ -383,8 +359,8 @@ class _ScanConfig(_Strict):
         return self
 
 
-_MODEL_NAMES = {"Target", "Meson", "Experiment", "_ExperimentRef", "_MassGrid", "_XBins",
-                "PhysicsOptions", "VegasSettings", "_ScanConfig"}
+_MODEL_NAMES = {"Material", "Meson", "Experiment", "_ExperimentRef", "_MassGrid", "_XBins",
+                "PhysicsOptions", "_VegasConfig", "_ScanConfig"}
 
 
 @dataclass(frozen=True)
@@ -424,8 +400,6 @@ class ScanSpec:
 
     def replace(self, **changes) -> ScanSpec:
         """A copy with some fields changed (e.g. more masses), validated again."""
-        from dataclasses import replace
-
         return replace(self, **changes)
 
     def __post_init__(self):
@@ -487,7 +461,7 @@ def load_scan(path: str | Path) -> ScanSpec:
         masses_gev=masses,
         x_edges=x_edges,
         physics=cfg.physics,
-        vegas=cfg.vegas,
+        vegas=cfg.vegas.settings(),
         seed=cfg.seed,
         source=str(path),
         description=cfg.description,

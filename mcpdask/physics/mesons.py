@@ -33,18 +33,18 @@ def _pdg_mass_gev(pdgid: int) -> float:
 class Meson:
     """A vector meson with its invisible-decay inputs.
 
-    `yield_at_nominal_exposure` is N_V, the number of mesons produced at the experiment's
-    reference exposure `reference_lot` (leptons on target) and reference target thickness
-    `reference_thickness_x0` (in radiation lengths). Yields scale linearly with both
-    (thin-target photon yield N_gamma ~ LOT * L_T / X0); None for the thickness disables that
-    scaling.
+    `yield_at_nominal_exposure` is N_V, the number of mesons produced at the reference exposure
+    `reference_lot` (leptons on target) and reference target thickness `reference_thickness_x0`
+    (in radiation lengths); an experiment config fills both with its own nominal values. Yields
+    scale linearly with both (thin-target photon yield N_gamma ~ LOT * L_T / X0); None disables
+    that scaling.
     """
 
     name: str
     mass_gev: float
     br_ee: float
     yield_at_nominal_exposure: float = 0.0
-    reference_lot: float = 2e16
+    reference_lot: float | None = None
     reference_thickness_x0: float | None = None
     source: str = ""
 
@@ -62,7 +62,7 @@ class Meson:
                 f"meson {self.name!r}: yield_at_nominal_exposure must be >= 0, "
                 f"got {self.yield_at_nominal_exposure!r}"
             )
-        if not (self.reference_lot > 0):
+        if self.reference_lot is not None and not (self.reference_lot > 0):
             raise PhysicsInputError(
                 f"meson {self.name!r}: reference_lot must be > 0, got {self.reference_lot!r}"
             )
@@ -86,46 +86,6 @@ PDG_VECTOR_MESONS: dict[str, Meson] = {
 """The four vector mesons of PHYSICS.md 5 with PDG masses and Br(V -> e+e-); yields unset (0)."""
 
 _ALIASES = {"j/psi": "jpsi", "jpsi": "jpsi", "j_psi": "jpsi", "psi": "jpsi"}
-
-LDMX_REFERENCE_EOT = 2e16
-"""Exposure (electrons on target, 8 GeV) at which the default LDMX meson yields are quoted."""
-
-LDMX_REFERENCE_THICKNESS_X0 = 0.4
-"""Target thickness (radiation lengths of Al) at which the default LDMX meson yields are quoted."""
-
-LDMX_RHO_YIELD = 5e10
-_LDMX_YIELD_NOTE = (
-    "ESTIMATE (PHYSICS.md 5), LDMX Phase II, 8 GeV e-, EOT 2e16, 0.4 X0 Al: N_rho = 5e10 is what the "
-    "paper's stated rho-channel reach implies (eps 1e-3 at m_chi = 250 MeV with N_up = 2.3); "
-    "omega and phi scaled by sigma(gamma p -> V p) near 8 GeV (~1.5 and ~0.5 mub against ~10 mub "
-    "for the rho); J/psi ~ 0 (free-nucleon threshold E_gamma = 8.2 GeV). Following Schuster, Toro, "
-    "Zhou, arXiv:2112.02104; replace with sourced numbers when available."
-)
-LDMX_DEFAULT_MESON_YIELDS: dict[str, float] = {
-    "rho": LDMX_RHO_YIELD,
-    "omega": 0.15 * LDMX_RHO_YIELD,
-    "phi": 0.05 * LDMX_RHO_YIELD,
-    "jpsi": 0.0,
-}
-"""Default N_V for LDMX at EOT = 2e16 (estimates, see `_LDMX_YIELD_NOTE`)."""
-
-
-def ldmx_default_mesons() -> tuple[Meson, ...]:
-    """The default LDMX meson channel inputs (estimates; see the module constants for the reasoning)."""
-    return tuple(
-        replace(
-            PDG_VECTOR_MESONS[name],
-            yield_at_nominal_exposure=n_v,
-            reference_lot=LDMX_REFERENCE_EOT,
-            reference_thickness_x0=LDMX_REFERENCE_THICKNESS_X0,
-            source=PDG_VECTOR_MESONS[name].source + "; yield: " + _LDMX_YIELD_NOTE,
-        )
-        for name, n_v in LDMX_DEFAULT_MESON_YIELDS.items()
-    )
-
-
-DEFAULT_MESONS_BY_EXPERIMENT: dict[str, tuple[Meson, ...]] = {"ldmx": ldmx_default_mesons()}
-"""Built-in meson inputs per experiment name; experiments not listed (NA64mu) have none (negligible)."""
 
 
 def canonical_meson_name(name: str) -> str:
@@ -212,7 +172,7 @@ def branching_ratio_chichi_per_eps2(mass_chi_gev, meson: Meson):
 def meson_yield(meson: Meson, leptons_on_target=None, thickness_x0=None):
     """N_V at the given exposure (and target thickness in X0), scaled linearly from the reference."""
     n_v = meson.yield_at_nominal_exposure
-    if leptons_on_target is not None:
+    if leptons_on_target is not None and meson.reference_lot is not None:
         n_v = n_v * (leptons_on_target / meson.reference_lot)
     if thickness_x0 is not None and meson.reference_thickness_x0 is not None:
         n_v = n_v * (thickness_x0 / meson.reference_thickness_x0)
@@ -224,7 +184,7 @@ def meson_signal_yield(mass_chi_gev, meson: Meson, n_mesons=None, eps=1.0):
 
     n_mesons defaults to the meson's `yield_at_nominal_exposure`.
 
-    >>> rho = ldmx_default_mesons()[0]
+    >>> rho = replace(PDG_VECTOR_MESONS["rho"], yield_at_nominal_exposure=5e10)
     >>> round(float(meson_signal_yield(0.25, rho)), -3)
     2179000.0
     >>> float(meson_signal_yield(0.4, rho))  # above m_rho / 2: closed
@@ -244,7 +204,7 @@ def eps_limit_from_yield(n_signal_eps1, n_up=2.302585092994046):
 def meson_eps_limit(mass_chi_gev, meson: Meson, n_mesons=None, n_up=2.302585092994046):
     """Per-meson limit eps_lim,V = sqrt(N_up / (N_V Br(V -> chi chibar) / eps^2)).
 
-    >>> rho = ldmx_default_mesons()[0]
+    >>> rho = replace(PDG_VECTOR_MESONS["rho"], yield_at_nominal_exposure=5e10)
     >>> float(meson_eps_limit(0.25, rho, n_up=2.3))  # doctest: +ELLIPSIS
     0.00102...
     """

@@ -1,0 +1,131 @@
+"""Whether a scan may go into an existing cube, and the exposure-like values it may change there.
+
+Physics options, VEGAS settings, the seed, the x bins and each experiment's integrated definition
+(INTEGRATION_COORDS) must agree, or the scan is refused before the store is touched; exposure-like
+values (EXPOSURE_COORDS) do not enter the integration and are updated in place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from mcpdask.cube.group import add_history, open_group
+from mcpdask.cube.schema import EXPERIMENT_COORDS, EXPOSURE_COORDS, INTEGRATION_COORDS, match_index
+from mcpdask.errors import StoreError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import xarray as xr
+
+    from mcpdask.experiments import ScanSpec
+
+__all__ = [
+    "check_compatible",
+    "compatibility_problems",
+    "exposure_changes",
+    "missing_coordinates",
+    "update_exposure",
+]
+
+
+def compatibility_problems(ds: xr.Dataset, spec: ScanSpec) -> list[str]:
+    """Why the points of `spec` may not go into the cube `ds` (empty list: they may)."""
+    problems = []
+    for name, value in (
+        ("process", spec.physics.process),
+        ("method", spec.physics.method),
+        ("inelastic", bool(spec.physics.inelastic)),
+    ):
+        if ds.attrs.get(name) != value:
+            problems.append(
+                f"physics option {name}: store has {ds.attrs.get(name)!r}, scan has {value!r}"
+            )
+    for name, value in (
+        ("vegas_precision", float(spec.vegas.precision)),
+        ("vegas_max_evals", int(spec.vegas.max_evals)),
+        ("scan_seed", int(spec.seed)),
+    ):
+        if ds.attrs.get(name) != value:
+            problems.append(f"{name}: store has {ds.attrs.get(name)!r}, scan has {value!r}")
+    edges = ds["x_edge"].values
+    if edges.shape != spec.x_edges.shape or not np.allclose(edges, spec.x_edges, rtol=1e-12):
+        problems.append(
+            f"x bins: store has {edges.size - 1} bins on [{edges[0]}, {edges[-1]}], scan has "
+            f"{spec.x_edges.size - 1} on [{spec.x_edges[0]}, {spec.x_edges[-1]}]"
+        )
+    for exp, _i, coord, have, want in _experiment_differences(ds, spec, INTEGRATION_COORDS):
+        problems.append(
+            f"experiment {exp.name!r}: {coord} is {have!r} in the store, {want!r} in the "
+            "config (use a new store or a new experiment name)"
+        )
+    return problems
+
+
+def _experiment_differences(ds: xr.Dataset, spec: ScanSpec, coords: Sequence[str]):
+    """(experiment, store index, coordinate, stored value, config value) where they differ."""
+    stored = [str(v) for v in ds["experiment"].values]
+    for exp in spec.experiments:
+        if exp.name not in stored:
+            continue
+        i = stored.index(exp.name)
+        for coord in coords:
+            get, dtype, _units, _ln = EXPERIMENT_COORDS[coord]
+            have, want = ds[coord].values[i], get(exp)
+            have = have.item() if hasattr(have, "item") else str(have)
+            same = (
+                str(have) == str(want)
+                if dtype == "str"
+                else bool(np.isclose(float(have), float(want), rtol=1e-12, atol=0))
+            )
+            if not same:
+                yield exp, i, coord, have, want
+
+
+def exposure_changes(ds: xr.Dataset, spec: ScanSpec) -> list[tuple[str, int, str, Any, Any]]:
+    """(experiment, store index, coordinate, stored, config) for exposure-like coordinates
+    that the scan's experiments define differently from the store."""
+    return [
+        (e.name, i, c, h, w) for e, i, c, h, w in _experiment_differences(ds, spec, EXPOSURE_COORDS)
+    ]
+
+
+def update_exposure(store: str | Path, changes: Sequence[tuple]) -> None:
+    """Write new exposure-like coordinate values (from `exposure_changes`) into the store and
+    record them in its history. The caller holds the lock."""
+    if not changes:
+        return
+    group = open_group(store, mode="r+")
+    for _name, i, coord, _have, want in changes:
+        group[coord][i] = want
+    add_history(
+        store,
+        {
+            "exposure_updated": [
+                {"experiment": n, "coordinate": c, "from": h, "to": w} for n, _i, c, h, w in changes
+            ]
+        },
+    )
+
+
+def check_compatible(ds: xr.Dataset, spec: ScanSpec, store: str | Path = "cube") -> None:
+    """StoreError listing every difference between the cube's and the scan's options."""
+    problems = compatibility_problems(ds, spec)
+    if problems:
+        raise StoreError(
+            f"{store}: refusing to scan {spec.name!r} into this cube, it was made with other "
+            "options (the store is left unchanged):\n  " + "\n  ".join(problems)
+        )
+
+
+def missing_coordinates(ds: xr.Dataset, spec: ScanSpec) -> dict[str, list]:
+    """Experiments, energies and masses of `spec` that the cube does not have yet."""
+    stored_exps = set(ds["experiment"].values.tolist())
+    energies = sorted({e for es in spec.energies_gev.values() for e in es})
+    return {
+        "experiment": [e for e in spec.experiments if e.name not in stored_exps],
+        "energy": [e for e in energies if match_index(ds["energy"].values, e) is None],
+        "mass": [m for m in spec.masses_gev if match_index(ds["mass"].values, m) is None],
+    }
