@@ -1,15 +1,21 @@
 """The `mcpdask` command: a thin shell that parses arguments and calls the library.
 
 Each subcommand lives in its own module of this package with a `register(subparsers)` function
-that adds its parser and sets `func` (called with the parsed namespace, returns an exit code).
+that adds its parser (returned) and sets `func` (called with the parsed namespace, returns an exit
+code). Subcommands that derive limits set `LIMIT_OPTIONS = True`: they get the shared selection,
+exposure and statistics options, turned here into `args.request` (a LimitRequest).
 """
+
+from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
+from dataclasses import dataclass
 
 from mcpdask import __version__
-from mcpdask.errors import McpdaskError
+from mcpdask.errors import McpdaskError, PhysicsInputError
 
 COMMAND_MODULES = ["xsec", "scan", "info", "limits", "reach", "browse", "figures"]
 
@@ -22,14 +28,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mcpdask {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
-        importlib.import_module(f"mcpdask.cli.{name}").register(subparsers)
+        module = importlib.import_module(f"mcpdask.cli.{name}")
+        sub = module.register(subparsers)
+        if getattr(module, "LIMIT_OPTIONS", False):
+            add_limit_options(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; user errors print one line on stderr and exit with code 2, no traceback."""
     args = build_parser().parse_args(argv)
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = logging.getLogger("mcpdask")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
     try:
+        if hasattr(args, "lot"):
+            args.request = LimitRequest.from_args(args)
         return int(args.func(args) or 0)
     except McpdaskError as exc:
         print(f"mcpdask {args.command}: error: {exc}", file=sys.stderr)
@@ -37,6 +53,106 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"mcpdask {args.command}: interrupted", file=sys.stderr)
         return 130
+    finally:
+        logger.removeHandler(handler)
+
+
+def add_limit_options(parser: argparse.ArgumentParser) -> None:
+    """Options shared by the commands that derive limits: selection, exposure, cut, statistics."""
+    parser.add_argument(
+        "--experiment", action="append", metavar="NAME", help="experiment(s) to show (repeatable)"
+    )
+    parser.add_argument(
+        "--lot", metavar="X",
+        help="leptons on target: a number for all, or NAME=X,NAME=X (default: the cube's)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--xmin", metavar="X", help="missing-energy fraction cut x_min (number or NAME=X,...)"
+    )
+    parser.add_argument(
+        "--thickness", metavar="X",
+        help="target thickness L_T in cm, or in radiation lengths with an X0 suffix ('40X0'); "
+        "a number for all or NAME=X,...",
+    )  # fmt: skip
+    parser.add_argument(
+        "--efficiency", type=float, help="signal efficiency (default: the cube's, else 1)"
+    )
+    parser.add_argument(
+        "--energy", type=float, metavar="GEV", help="beam energy (default: each nominal energy)"
+    )
+    parser.add_argument(
+        "--channels", default="all",
+        help="comma-separated: brem, meson, combined, rho, omega, phi, jpsi, all (default all)",
+    )  # fmt: skip
+    parser.add_argument("--cl", type=float, default=0.9, help="confidence level (0.9)")
+    parser.add_argument(
+        "--background", type=float, default=0.0, help="expected background events (0)"
+    )
+    parser.add_argument(
+        "--n-up", type=float, dest="n_up",
+        help="signal upper limit directly (e.g. 2.3); excludes --cl/--background",
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class LimitRequest:
+    """What the limit options ask for, in library terms."""
+
+    experiment: list[str] | None
+    energy: float | None
+    channels: str
+    exposure: object  # mcpdask.limits.Exposure
+    statistics: object  # mcpdask.limits.Statistics
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> LimitRequest:
+        from mcpdask.limits import Exposure, Statistics
+
+        thickness = _override(args.thickness, "--thickness", allow_x0=True)
+        in_x0 = isinstance(thickness, tuple)
+        if args.n_up is not None and (args.cl != 0.9 or args.background != 0.0):
+            raise PhysicsInputError("give either --n-up or --cl/--background, not both")
+        exposure = Exposure(
+            leptons_on_target=_override(args.lot, "--lot"),
+            x_min=_override(args.xmin, "--xmin"),
+            thickness_cm=None if in_x0 else thickness,
+            thickness_x0=thickness[0] if in_x0 else None,
+            efficiency=args.efficiency,
+        )
+        return cls(args.experiment, args.energy, args.channels, exposure,
+                   Statistics(n_up=args.n_up, cl=args.cl, background=args.background))  # fmt: skip
+
+
+def _number(text: str, what: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise PhysicsInputError(f"{what}: not a number: {text!r}") from None
+
+
+def _override(text: str | None, what: str, allow_x0: bool = False):
+    """'1e14' -> 1e14; 'na64mu=1e14,ldmx=2e16' -> {experiment: value}. With `allow_x0`, values
+    may all end in 'X0' ('40X0'): the result is then a 1-tuple (value or mapping, in X0)."""
+    if text is None:
+        return None
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    if not items:
+        raise PhysicsInputError(f"{what}: empty value")
+    pairs = [item.partition("=") for item in items]
+    if any(not sep for _n, sep, _v in pairs) and len(items) > 1:
+        raise PhysicsInputError(f"{what}: give one value or NAME=VALUE pairs, got {text!r}")
+    values = [v if sep else n for n, sep, v in pairs]
+    x0 = [v.upper().endswith("X0") for v in values]
+    if any(x0) and not allow_x0:
+        raise PhysicsInputError(f"{what}: 'X0' units not allowed here: {text!r}")
+    if any(x0) and not all(x0):
+        raise PhysicsInputError(f"{what}: give every value in cm or every value in X0: {text!r}")
+    numbers = [_number(v[:-2] if x else v, what) for v, x in zip(values, x0, strict=True)]
+    if pairs[0][1]:
+        result = {n.strip(): value for (n, _s, _v), value in zip(pairs, numbers, strict=True)}
+    else:
+        result = numbers[0]
+    return (result,) if any(x0) else result
 
 
 if __name__ == "__main__":

@@ -6,14 +6,14 @@ import sys
 
 
 def run(args) -> int:
-    from mcpdask.cli.limits import open_store
+    from mcpdask.cube import open_cube
     from mcpdask.references import read_reference_curves
     from mcpdask.views.browser import LimitBrowser, check_port, save_html, serve
 
     if args.html is None:
         check_port(args.port)  # fail before the slow part
-    overlays = read_reference_curves(args.overlay) if args.overlay else []
-    cube = open_store(args.store)
+    overlays = read_reference_curves(args.overlay, with_packaged=not args.overlay_only)
+    cube = open_cube(args.store)
     browser = LimitBrowser(cube, overlays, coarse=args.html is not None)
     if args.html is not None:
         info = save_html(browser, args.html)
@@ -50,4 +50,9 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--html", metavar="FILE", help="write a standalone HTML file instead of serving"
     )
+    parser.add_argument(
+        "--overlay-only", action="store_true",
+        help="show only the --overlay curves, not the bounds shipped with mcpdask",
+    )  # fmt: skip
     parser.set_defaults(func=run)
+    return parser

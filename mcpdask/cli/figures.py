@@ -17,14 +17,14 @@ def _masses(text: str | None):
 
 
 def run(args) -> int:
-    from mcpdask.cli.limits import open_store
+    from mcpdask.cube import open_cube
     from mcpdask.references import read_reference_curves
     from mcpdask.views.figures import FIGURES, write_figures
 
-    overlays = read_reference_curves(args.overlay) if args.overlay else []
+    overlays = read_reference_curves(args.overlay, with_packaged=not args.overlay_only)
     methods = [m.strip() for m in args.ratio_methods.split(",") if m.strip()]
     figures = [f.strip() for f in args.only.split(",")] if args.only else list(FIGURES)
-    cube = open_store(args.store)
+    cube = open_cube(args.store)
 
     def progress(msg):
         print(f"  figure (d): {msg}", file=sys.stderr, flush=True)
@@ -69,4 +69,9 @@ def register(subparsers) -> None:
         "--only", metavar="LIST", help="some of: dsigma_dx, sigma, reach, ratio (default all)"
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="report each (d) point")
+    parser.add_argument(
+        "--overlay-only", action="store_true",
+        help="show only the --overlay curves, not the bounds shipped with mcpdask",
+    )  # fmt: skip
     parser.set_defaults(func=run)
+    return parser

@@ -12,10 +12,11 @@ def register(subparsers) -> None:
     )
     p.add_argument("store", type=Path, help="the cube's Zarr store")
     p.set_defaults(func=run)
+    return p
 
 
 def run(args: argparse.Namespace) -> int:
-    from mcpdask.cube import describe
+    from mcpdask.views.tables import cube_summary
 
-    print(describe(args.store))
+    print(cube_summary(args.store))
     return 0

@@ -3,24 +3,50 @@
 from __future__ import annotations
 
 import sys
+import warnings
 
 import numpy as np
 
-from mcpdask.cli.limits import add_common_arguments, compute_limits, shown_channels
+LIMIT_OPTIONS = True
+
+
+def register(subparsers):
+    parser = subparsers.add_parser(
+        "reach",
+        help="mass windows and eps ranges where the limits beat existing bounds",
+        description="For each experiment and channel, the mass windows where eps_lim(m) lies below "
+        "the lower edge of the existing exclusion (the union of the reference curves).",
+    )
+    parser.add_argument("store", metavar="STORE", help="path of the cube (Zarr store)")
+    parser.add_argument(
+        "--reference", action="append", metavar="FILE_OR_DIR",
+        help="CSV of an existing bound (mass_GeV,eps) or a directory of them (repeatable; "
+        "default: the bounds shipped with mcpdask)",
+    )  # fmt: skip
+    parser.set_defaults(func=run)
+    return parser
 
 
 def run(args) -> int:
-    from mcpdask.reach import reach_window
+    from mcpdask.cube import open_cube
+    from mcpdask.limits import limits_dataset, reach_window
     from mcpdask.references import read_reference_curves
+    from mcpdask.views.tables import shown_channels
 
+    request = args.request
     references = read_reference_curves(args.reference, require_source=False)
-    ds, settings, messages = compute_limits(args)
-    for msg in messages:
-        print(f"mcpdask reach: warning: {msg}", file=sys.stderr)
-    names = ", ".join(r.name for r in references)
-    print(f"reference: {names}")
-    for name in settings:
-        for channel in shown_channels(ds, name, args.channels):
+    cube = open_cube(args.store)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ds = limits_dataset(cube, request.exposure, request.statistics,
+                            experiment=request.experiment, energy=request.energy,
+                            channels=request.channels).compute()  # fmt: skip
+    for w in caught:
+        if issubclass(w.category, UserWarning):
+            print(f"mcpdask reach: warning: {w.message}", file=sys.stderr)
+    print(f"reference: {', '.join(r.name for r in references)}")
+    for name in request.experiment or [str(e) for e in cube["experiment"].values]:
+        for channel in shown_channels(ds, name, request.channels):
             curve = ds["eps_limit"].sel(experiment=name, channel=channel)
             label = f"{name} ({channel})"
             if np.isposinf(curve.values).all():
@@ -32,21 +58,3 @@ def run(args) -> int:
             for window in windows:
                 print(window.describe(label))
     return 0
-
-
-def register(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "reach",
-        help="mass windows and eps ranges where the limits beat existing bounds",
-        description="For each experiment and channel, the mass windows where eps_lim(m) lies below "
-        "the lower edge of the existing exclusion (the union of the reference curves).",
-    )
-    add_common_arguments(parser)
-    parser.add_argument(
-        "--reference",
-        required=True,
-        action="append",
-        metavar="FILE_OR_DIR",
-        help="CSV of an existing bound (mass_GeV,eps) or a directory of them (repeatable)",
-    )
-    parser.set_defaults(func=run)

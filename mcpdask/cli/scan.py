@@ -7,7 +7,7 @@ from pathlib import Path
 from mcpdask.errors import McpdaskError
 
 
-def register(subparsers) -> None:
+def register(subparsers):
     p = subparsers.add_parser(
         "scan",
         help="compute the cross-section cube of a scan config on Dask",
@@ -24,7 +24,7 @@ def register(subparsers) -> None:
     where.add_argument("--scheduler", metavar="ADDRESS", default=None,
                        help="address of a running Dask scheduler, e.g. tcp://host:8786")
     where.add_argument("--jobqueue", metavar="NAME", default=None,
-                       help="run the workers as Slurm/PBS jobs: a profile of deploy/jobqueue.yaml "
+                       help="run the workers as Slurm/PBS jobs: a jobqueue profile "
                             "(slurm, pbs, or one of your own)")
     p.add_argument("--workers", type=int, default=None, metavar="N",
                    help="LocalCluster worker processes (default: one per core)")
@@ -35,22 +35,36 @@ def register(subparsers) -> None:
                       help="with --jobqueue: between MIN and MAX worker jobs, as the work needs")
     p.add_argument("--jobqueue-config", type=Path, default=None, metavar="PATH",
                    help="profiles file (default: $MCPDASK_JOBQUEUE_CONFIG, ./deploy/jobqueue.yaml, "
-                        "or the mcpdask source's deploy/jobqueue.yaml)")
+                        "or the profiles shipped with mcpdask)")
     p.add_argument("--dry-run", action="store_true",
                    help="with --jobqueue: print the job script a worker job would submit, and stop")
     p.add_argument("--retry-failed", action="store_true",
                    help="also recompute points stored as failed")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
+    return p
+
+
+def parse_adapt(text: str) -> tuple[int, int]:
+    """'MIN:MAX' (numbers of worker jobs) -> (min, max).
+
+    >>> parse_adapt("0:4")
+    (0, 4)
+    """
+    try:
+        lo, hi = (int(part) for part in str(text).split(":"))
+    except ValueError:
+        raise McpdaskError(f"--adapt {text}: expected MIN:MAX, e.g. 0:8") from None
+    if lo < 0 or hi < 1 or lo > hi:
+        raise McpdaskError(f"--adapt {text}: need 0 <= MIN <= MAX and MAX >= 1")
+    return lo, hi
 
 
 def run(args: argparse.Namespace) -> int:
     from mcpdask import cluster
     from mcpdask.experiments import load_scan
-    from mcpdask.scan import default_store, scan
+    from mcpdask.scanning import default_store, scan
 
-    if args.workers is not None and args.workers < 1:
-        raise McpdaskError(f"--workers must be >= 1, got {args.workers}")
     if args.jobqueue is None:
         for flag, value in (("--jobs", args.jobs), ("--adapt", args.adapt),
                             ("--dry-run", args.dry_run or None),
@@ -59,7 +73,11 @@ def run(args: argparse.Namespace) -> int:
                 raise McpdaskError(f"{flag} needs --jobqueue NAME")
     elif args.workers is not None:
         raise McpdaskError("--workers applies to the LocalCluster; with --jobqueue use --jobs N")
-    adapt = cluster.parse_adapt(args.adapt) if args.adapt is not None else None
+    if args.scheduler is not None and args.workers is not None:
+        raise McpdaskError("--workers applies to the LocalCluster, not to --scheduler")
+    if args.workers is not None and args.workers < 1:
+        raise McpdaskError(f"--workers must be >= 1, got {args.workers}")
+    adapt = parse_adapt(args.adapt) if args.adapt is not None else None
     spec = load_scan(args.config)
     if args.dry_run:
         profile = cluster.get_profile(args.jobqueue, args.jobqueue_config)
@@ -69,26 +87,14 @@ def run(args: argparse.Namespace) -> int:
               "nothing submitted. Each worker job runs:", flush=True)
         print(cluster.job_script(profile))
         return 0
-    store = args.store
-    where = store if store is not None else default_store(spec)
-    client = None
-    if args.jobqueue is not None:
-        client = cluster.client_factory(args.jobqueue, jobs=args.jobs, adapt=adapt,
-                                        config=args.jobqueue_config,
-                                        log=lambda m: print(m, flush=True))
+    run_on = cluster.RunOn(workers=args.workers, scheduler=args.scheduler, jobqueue=args.jobqueue,
+                           jobs=args.jobs, adapt=adapt, profiles=args.jobqueue_config)
+    run_on.check()  # a bad profile or a missing sbatch fails before the store is touched
+    where = args.store if args.store is not None else default_store(spec)
     print(f"mcpdask scan: {spec.name} ({len(spec.points())} points) -> {where}", flush=True)
-    if args.scheduler is not None:
-        if args.workers is not None:
-            raise McpdaskError("--workers applies to the LocalCluster, not to --scheduler")
-        client = cluster.connect(args.scheduler)
-    try:
-        report = scan(spec, store, client, n_workers=args.workers, progress=not args.no_progress,
-                      retry_failed=args.retry_failed, log=lambda m: print(m, flush=True))
-    finally:
-        if args.scheduler is not None and client is not None:
-            client.close()
+    report = scan(spec, args.store, run_on=run_on, progress=not args.no_progress,
+                  retry_failed=args.retry_failed)
     print(report.summary())
     for point, why in report.lost:
         print(f"  lost {point}: {why}", file=sys.stderr)
     return 1 if report.n_lost else 0
-

@@ -31,6 +31,7 @@ def register(subparsers):
     parser.add_argument("--inelastic", action="store_true", help="add Tsai's inelastic form factor")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(func=run)
+    return parser
 
 
 def run(args) -> int:
@@ -51,12 +52,5 @@ def run(args) -> int:
     if args.json:
         print(json.dumps(result.to_dict()))
         return 0
-    r = result
-    print(
-        f"{r.lepton} {r.target} E0={r.energy_gev:g} GeV  {r.process} mass={r.mass_gev:g} GeV  "
-        f"{r.x_min:g} < x < {r.x_max:g}  method={r.method}\n"
-        f"sigma = {r.sigma_pb:.6g} +- {r.sigma_err_pb:.3g} pb (eps = 1; "
-        f"{r.sigma_err_pb / r.sigma_pb if r.sigma_pb else 0:.2%})  status={r.status}\n"
-        f"chi2/dof = {r.chi2_dof:.2f}  Q = {r.Q:.2f}  evaluations = {r.n_eval}  wall = {r.wall_s:.2f} s"
-    )
+    print(result.summary())
     return 0

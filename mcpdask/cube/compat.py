@@ -13,9 +13,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mcpdask.cube.group import add_history, open_group
-from mcpdask.cube.schema import EXPERIMENT_COORDS, EXPOSURE_COORDS, INTEGRATION_COORDS, match_index
+from mcpdask.cube.group import add_history, open_group, read_store_attrs, update_attrs
+from mcpdask.cube.schema import (
+    EXPERIMENT_COORDS,
+    EXPOSURE_COORDS,
+    INTEGRATION_COORDS,
+    experiment_definitions,
+    match_index,
+    vegas_attrs,
+)
 from mcpdask.errors import StoreError
+from mcpdask.physics.integrate import VegasSettings
 
 if TYPE_CHECKING:  # pragma: no cover
     import xarray as xr
@@ -27,6 +35,7 @@ __all__ = [
     "compatibility_problems",
     "exposure_changes",
     "missing_coordinates",
+    "record_definitions",
     "update_exposure",
 ]
 
@@ -34,22 +43,16 @@ __all__ = [
 def compatibility_problems(ds: xr.Dataset, spec: ScanSpec) -> list[str]:
     """Why the points of `spec` may not go into the cube `ds` (empty list: they may)."""
     problems = []
-    for name, value in (
-        ("process", spec.physics.process),
-        ("method", spec.physics.method),
-        ("inelastic", bool(spec.physics.inelastic)),
-    ):
+    for name, value in spec.physics.model_dump().items():
         if ds.attrs.get(name) != value:
             problems.append(
                 f"physics option {name}: store has {ds.attrs.get(name)!r}, scan has {value!r}"
             )
-    for name, value in (
-        ("vegas_precision", float(spec.vegas.precision)),
-        ("vegas_max_evals", int(spec.vegas.max_evals)),
-        ("scan_seed", int(spec.seed)),
-    ):
-        if ds.attrs.get(name) != value:
-            problems.append(f"{name}: store has {ds.attrs.get(name)!r}, scan has {value!r}")
+    defaults = vegas_attrs(VegasSettings())  # cubes older than some settings used the defaults
+    for name, value in (*vegas_attrs(spec.vegas).items(), ("scan_seed", int(spec.seed))):
+        stored = ds.attrs.get(name, defaults.get(name))
+        if stored != value:
+            problems.append(f"{name}: store has {stored!r}, scan has {value!r}")
     edges = ds["x_edge"].values
     if edges.shape != spec.x_edges.shape or not np.allclose(edges, spec.x_edges, rtol=1e-12):
         problems.append(
@@ -129,3 +132,16 @@ def missing_coordinates(ds: xr.Dataset, spec: ScanSpec) -> dict[str, list]:
         "energy": [e for e in energies if match_index(ds["energy"].values, e) is None],
         "mass": [m for m in spec.masses_gev if match_index(ds["mass"].values, m) is None],
     }
+
+
+def record_definitions(store: str | Path, spec: ScanSpec) -> list[str]:
+    """Record the definitions of the scan's experiments in the store (new or changed ones:
+    mesons, sources, exposure), noted in its history; returns the names whose record changed.
+    The caller holds the lock."""
+    stored = dict(read_store_attrs(store).get("experiment_definitions", {}))
+    new = experiment_definitions(spec.experiments)
+    changed = [name for name, d in new.items() if stored.get(name) != d]
+    if changed:
+        update_attrs(store, {"experiment_definitions": stored | new})
+        add_history(store, {"experiment_definitions_recorded": changed})
+    return changed

@@ -14,18 +14,20 @@ import enum
 import json
 import platform
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from importlib.metadata import version
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
 from mcpdask.errors import StoreError
+from mcpdask.experiments import PhysicsOptions
 
 if TYPE_CHECKING:  # pragma: no cover
     import xarray as xr
 
     from mcpdask.experiments import Experiment, ScanSpec
+    from mcpdask.physics.integrate import VegasSettings
 
 __all__ = [
     "DATA_VARS",
@@ -40,6 +42,7 @@ __all__ = [
     "PointResult",
     "Status",
     "check_marker",
+    "experiment_definitions",
     "point_key",
     "provenance_attrs",
     "validate_cube",
@@ -171,7 +174,7 @@ INDEX_COORDS: dict[str, tuple[str, str]] = {
 }
 """Index coordinates: (units, long_name)."""
 
-PHYSICS_ATTRS = ("process", "method", "inelastic")
+PHYSICS_ATTRS = tuple(PhysicsOptions.model_fields)
 VEGAS_ATTRS = ("vegas_precision", "vegas_max_evals", "scan_seed")
 
 
@@ -356,11 +359,8 @@ def provenance_attrs(spec: ScanSpec) -> dict[str, Any]:
         "description": spec.description,
         "mcpdask_version": __version__,
         "created": now(),
-        "process": spec.physics.process,
-        "method": spec.physics.method,
-        "inelastic": bool(spec.physics.inelastic),
-        "vegas_precision": float(spec.vegas.precision),
-        "vegas_max_evals": int(spec.vegas.max_evals),
+        **spec.physics.model_dump(),
+        **vegas_attrs(spec.vegas),
         "scan_seed": int(spec.seed),
         "seed_derivation": (
             "per point: numpy SeedSequence([scan_seed, sha256('experiment|energy|mass')]) "
@@ -368,9 +368,22 @@ def provenance_attrs(spec: ScanSpec) -> dict[str, Any]:
         ),
         "software": {"python": platform.python_version()}
         | {pkg: version(pkg) for pkg in ("numpy", "scipy", "vegas", "dask", "xarray", "zarr")},
+        "experiment_definitions": experiment_definitions(spec.experiments),
         "history": [],
         "point_notes": {},
     }
+
+
+def experiment_definitions(experiments) -> dict[str, dict]:
+    """Each experiment's whole definition (mesons and sources included) as JSON, recorded in the
+    cube so that derivations use what the scan used, not a config looked up later. Exposure-like
+    values in it are those of the scan; the experiment coordinates hold the current ones."""
+    return {e.name: jsonable(e.model_dump(mode="json")) for e in experiments}
+
+
+def vegas_attrs(settings: VegasSettings) -> dict[str, Any]:
+    """The cube attributes of a scan's VEGAS settings: `vegas_<field>` for every field."""
+    return {f"vegas_{name}": value for name, value in asdict(settings).items()}
 
 
 def check_marker(attrs: Mapping[str, Any], store: Any) -> None:

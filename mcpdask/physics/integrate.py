@@ -57,7 +57,7 @@ SMOOTH_VEGAS = VegasSettings(neval=2_000, warmup_iterations=4)
 """For the 2-dimensional WW/IWW integrands (x, s), smooth and costly per point (chi quadrature)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class CrossSectionResult:
     """A cross section at eps = 1 in pb: the total over [x_min, x_max] and dsigma/dx in x bins."""
 
@@ -81,10 +81,25 @@ class CrossSectionResult:
     n_eval: int
     wall_s: float
     status: str
+    ww_convention: str | None = None  # WW/IWW integration range (ww.WW_CONVENTIONS); None for ETL
 
     @property
     def converged(self) -> bool:
         return self.status in ("converged", "below_threshold")
+
+    def summary(self) -> str:
+        """A few readable lines: the point, sigma with its error, and the VEGAS diagnostics."""
+        rel = self.sigma_err_pb / self.sigma_pb if self.sigma_pb else 0.0
+        convention = f"  WW convention {self.ww_convention}" if self.ww_convention else ""
+        return (
+            f"{self.lepton} {self.target} E0={self.energy_gev:g} GeV  {self.process} "
+            f"mass={self.mass_gev:g} GeV  {self.x_min:g} < x < {self.x_max:g}  "
+            f"method={self.method}{convention}\n"
+            f"sigma = {self.sigma_pb:.6g} +- {self.sigma_err_pb:.3g} pb (eps = 1; {rel:.2%})  "
+            f"status={self.status}\n"
+            f"chi2/dof = {self.chi2_dof:.2f}  Q = {self.Q:.2f}  evaluations = {self.n_eval}  "
+            f"wall = {self.wall_s:.2f} s"
+        )
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -126,10 +141,21 @@ def _check_inputs(lepton, energy_gev, mass_gev, x_min, x_max, process, method, p
     return m_lepton
 
 
-def point_integrand(method, process, lepton, material: Material, energy, mass, inelastic=False):
+def point_integrand(
+    method,
+    process,
+    lepton,
+    material: Material,
+    energy,
+    mass,
+    inelastic=False,
+    ww_convention="literature",
+):
     """(f, ndim): f(x, u) is the integrand of dsigma/dx in GeV^-2 at missing-energy fractions x
     and points u of the unit cube [0, 1)^ndim (the variables after x); its integral over u is
-    dsigma/dx. What `cross_section` hands to vegas, public for benchmarks and other integrators."""
+    dsigma/dx. What `cross_section` hands to vegas, public for benchmarks and other integrators.
+    ww_convention: integration range of methods ww/iww (a key of ww.WW_CONVENTIONS; the
+    "literature" cut x < 1 - max(m_l, m_V)/E0 makes the integrand vanish above it)."""
     M = material.nucleus_mass_gev
     m_lepton = lepton_mass(lepton)
 
@@ -151,6 +177,7 @@ def point_integrand(method, process, lepton, material: Material, energy, mass, i
                 np.sqrt(mV2),
                 x,
                 inelastic=inelastic,
+                convention=ww_convention,
             )
 
     if process == "vector":
@@ -213,10 +240,14 @@ def cross_section(
     seed: int = 0,
     inelastic: bool = False,
     vegas_settings: VegasSettings | None = None,
+    ww_convention: str = "literature",
 ) -> CrossSectionResult:
     """sigma(x_min < x < x_max) and dsigma/dx in the bins `x_edges` (default: 20 bins over
     [x_min, x_max]) in pb at eps = 1, for process 'mcp' (mass = m_chi) or 'vector' (mass = m_V,
-    coupling e). Raises PhysicsInputError for inputs out of range.
+    coupling e). Raises PhysicsInputError for inputs out of range. `ww_convention` (methods ww and
+    iww only, recorded in the result): the integration range, a key of ww.WW_CONVENTIONS:
+    "literature" (x < 1 - max(m_l, m_V)/E0, t_max = E0^2, theta < 0.3) or "mcpdask"
+    (x < 1 - m_l/E0, t_max = m_V^2 + m_l^2, no angle cut).
 
     >>> r = cross_section("mu", "Pb", 160.0, 0.05, 0.5, precision=0.05, seed=1)
     >>> r.status, 5e5 < r.sigma_pb < 7e5  # pb: mu Pb -> mu Pb chi chibar, m_chi = 50 MeV, x > 0.5
@@ -225,6 +256,9 @@ def cross_section(
     start = time.perf_counter()
     material = get_material(target)
     m_lepton = _check_inputs(lepton, energy_gev, mass_gev, x_min, x_max, process, method, precision)
+    from mcpdask.physics import ww
+
+    ww_convention = ww.get_convention(ww_convention).name  # unknown ones refused, any method
     edges = np.linspace(x_min, x_max, 21) if x_edges is None else np.asarray(x_edges, dtype=float)
     if (
         edges.ndim != 1
@@ -246,7 +280,7 @@ def cross_section(
     x_lo = max(min(edges[0], x_min), threshold_x)
     x_hi = min(max(edges[-1], x_max), 1.0 - m_lepton / energy_gev)
     point, ndim = point_integrand(
-        method, process, lepton, material, energy_gev, mass_gev, inelastic
+        method, process, lepton, material, energy_gev, mass_gev, inelastic, ww_convention
     )
     widths = np.diff(edges)
 
@@ -275,6 +309,7 @@ def cross_section(
         precision=float(precision), sigma_pb=float(mean[0]), sigma_err_pb=float(sdev[0]),
         x_edges=edges, dsigma_dx_pb=mean[1:], dsigma_dx_err_pb=sdev[1:], chi2_dof=chi2_dof,
         Q=q_value, n_eval=n_eval, wall_s=time.perf_counter() - start, status=status,
+        ww_convention=ww_convention if method in ("ww", "iww") else None,
     )  # fmt: skip
 
 

@@ -23,8 +23,9 @@ Sources (the formulas were re-derived here and checked against each other, see b
 * Kirpichnikov et al., arXiv:2107.13297, Gninenko, Kirpichnikov, Krasnikov, arXiv:1810.06856 and the
   DMG4 Geant4 package built on them (classes DarkPhotons / DarkZ, e.g. in the public repository
   tomeichlersmith/ldmx-sim-technique, sim/sw/DMG4/src/DarkMatter/DarkZ.cc), which implement for
-  muons exactly the two formulas below; our IWW dsigma/dx coincides with DMG4's
-  CrossSectionDSDX_IWW (with theta_max -> infinity) times its prefactor 2 alpha^3 chi / E0.
+  muons exactly the two formulas below (also in PKMuon/DMG4, src/DarkMatter/DarkZ.cc); our IWW
+  dsigma/dx coincides with DMG4's CrossSectionDSDX_IWW times its prefactor 2 alpha^3 chi / E0
+  (with ThetaMax = 0.3 and t_max = E0^2 in the "literature" convention: tests/physics/test_ww.py).
 
 WW double differential (Liu-Miller Eq. 25, DMG4 DarkZ::CrossSectionDSDXDTheta / sin(theta)):
 
@@ -38,21 +39,48 @@ x E0 -> |k| and m_V^2 -> m_V^2 + 2 m_l^2 (the lepton-mass terms that matter for 
 IWW: chi taken at the fixed t_min = (m_V^2/(2 E0))^2 and the angle integrated analytically
 (d cos theta = dU / (2 E0^2 x), U from U0 = U(x, 0) to infinity):
 
-    dsigma/dx = (2 alpha^3 chi |k| / E0) [ m_l^2 x (x^2 + 2x - 2) + 2 U0 (3 - 3x + x^2) ] / (3 x U0^2)
+    dsigma/dx = (2 alpha^3 chi |k| / E0) [G(U0) - G(U_max)],
+    G(U) = [ m_l^2 x (x^2 + 2x - 2) + 2 U (3 - 3x + x^2) ] / (3 x U^2)
 
-For m_l -> 0 this is BEST's 4 alpha^3 chi beta (1 - x + x^2/3) / U0.
+with U_max = U(x, theta_max) (DMG4 DarkZ::CrossSectionDSDX_IWW) or infinity (G = 0) without an
+angle cut. For m_l -> 0 and no cut this is BEST's 4 alpha^3 chi beta (1 - x + x^2/3) / U0.
 
-Choice of t_max (documented, overridable by the ``t_max_gev2`` argument): t_max = m_V^2 + m_l^2 for
-both WW and IWW (the virtuality scale above which the nucleus no longer sees a quasi-real photon;
-we recall it as Liu-McKeen-Miller's choice but did not re-read it; DMG4's DarkZ lists it as a
-commented alternative to its default t_max = E0^2). BEST's t_max = m_V^2 is the same for
-m_V >> m_l, but for m_V -> 0 it would shut the flux off below the screening scale, while with
-m_V^2 + m_l^2 the massless limit is Tsai's leading-log bremsstrahlung (tests/physics/test_ww.py).
+Conventions (PHYSICS.md 10). A WW-vs-ETL number means something only with the integration range
+stated, so every function takes ``convention`` (a key of `WW_CONVENTIONS`, default "literature") and
+`integrate.cross_section` records it in its result. A convention fixes three things:
+
+* the upper end of x. Kinematics allows x < 1 - m_l/E0 (recoil lepton on shell). G4DarkBreM
+  (LDMX-Software/G4DarkBreM, src/G4DarkBreM/G4DarkBreMModel.cxx, G4DarkBreMModel::
+  ComputeCrossSectionPerAtom: ``xmax = 1 - std::max(lepton_mass, MA) / lepton_e``) stops at
+  x = 1 - max(m_l, m_V)/E0, the range PHYSICS.md 10 attributes to the WW literature; DMG4's DarkZ
+  (PKMuon/DMG4, src/DarkMatter/DarkZ.cc, TotalCrossSectionCalc_IWW / _WW / _WW2) uses
+  ``Xmax1 = 1 - MA^4/(8 E0^3 A) - MParent/E0``, i.e. the kinematic 1 - m_l/E0.
+  For the pair (process mcp) m_V = sqrt(s) point by point, so the cut is 1 - max(m_l, sqrt(s))/E0.
+* t_max of the flux chi. DMG4's default is t_max = E0^2: the DarkZ constructor sets
+  ``tMax = 10000.;  // Value 10000. means that tmax = E0*E0 will be taken``, read by
+  DarkZ::CrossSectionDSDX_WW and DarkZ::TotalCrossSectionCalc_IWW, where ``tmax = MA*MA+Mmu*Mmu``
+  is left as a comment (revision 107f552 of the file, without tMax, still used it). G4DarkBreM's WW (XsecMethod::Full) also takes
+  ``tmax = lepton_e_sq`` ("maximum t kinematically limited to the incident lepton energy"), while its
+  HyperImproved method (chi frozen at t_min = m_V^4/(4 E0^2), our IWW) uses m_V^2 + m_l^2.
+* theta_max, the largest V angle: 0.3 rad in DMG4 (DarkZ constructor ``ThetaMax = 0.3``, used in
+  CrossSectionDSDX_WW and, "with value at thetamax", CrossSectionDSDX_IWW) and G4DarkBreM
+  ("We choose the same cutoff as DMG4": theta_max{0.3}).
+
+    "literature": x < 1 - max(m_l, m_V)/E0, t_max = E0^2, theta < 0.3 (DMG4 defaults + G4DarkBreM x)
+    "mcpdask":    x < 1 - m_l/E0, t_max = m_V^2 + m_l^2, no angle cut (IWW to U = infinity, WW to pi)
+
+"mcpdask" is this module's earlier choice: t_max = m_V^2 + m_l^2 is the virtuality scale above which
+the nucleus no longer sees a quasi-real photon (recalled as Liu-McKeen-Miller's choice, not re-read);
+BEST's t_max = m_V^2 is the same for m_V >> m_l, but for m_V -> 0 it would shut the flux off below
+the screening scale, while with m_V^2 + m_l^2 the massless limit is Tsai's leading-log
+bremsstrahlung (tests/physics/test_ww.py pins "mcpdask" there). ``t_max_gev2`` overrides the
+convention's t_max (e.g. m_V^2 for BEST, m_V^2 + m_l^2 for G4DarkBreM's HyperImproved).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -61,9 +89,76 @@ from mcpdask.physics.constants import ALPHA, lepton_mass
 from mcpdask.physics.formfactor import g2, nuclear_size_scale_gev2, screening_scale_gev
 from mcpdask.physics.materials import Material, get_material
 
-__all__ = ["METHODS", "default_t_max", "dsigma_dx", "dsigma_dx_dcos_ww", "photon_flux_chi"]
+__all__ = [
+    "DEFAULT_WW_CONVENTION",
+    "METHODS",
+    "WW_CONVENTIONS",
+    "WWConvention",
+    "default_t_max",
+    "dsigma_dx",
+    "dsigma_dx_dcos_ww",
+    "get_convention",
+    "photon_flux_chi",
+    "x_upper_limit",
+]
 
 METHODS = ("ww", "iww")
+
+
+@dataclass(frozen=True)
+class WWConvention:
+    """Integration range of a WW/IWW cross section (see the module docstring for the sources).
+
+    x_cut_at_vector_mass: x < 1 - max(m_l, m_V)/E0 if True, else the kinematic x < 1 - m_l/E0.
+    t_max: upper end of the flux integral, "E0^2" or "m_V^2 + m_l^2".
+    theta_max: largest V angle in rad, or None for no cut (WW to pi, IWW's U to infinity).
+    """
+
+    name: str
+    x_cut_at_vector_mass: bool
+    t_max: str
+    theta_max: float | None
+    source: str
+
+    def describe(self) -> str:
+        x_hi = "1 - max(m_l, m_V)/E0" if self.x_cut_at_vector_mass else "1 - m_l/E0"
+        theta = "none" if self.theta_max is None else f"{self.theta_max:g} rad"
+        return f"{self.name}: x < {x_hi}, t_max = {self.t_max}, theta_max = {theta}"
+
+
+WW_CONVENTIONS = {
+    "literature": WWConvention(
+        name="literature",
+        x_cut_at_vector_mass=True,
+        t_max="E0^2",
+        theta_max=0.3,
+        source=(
+            "x: G4DarkBreM G4DarkBreMModel::ComputeCrossSectionPerAtom (xmax = 1 - max(m_l, MA)/E); "
+            "t_max = E0^2 and theta_max = 0.3: DMG4 DarkZ constructor defaults (tMax = 10000 -> "
+            "E0*E0, ThetaMax = 0.3) used by DarkZ::CrossSectionDSDX_WW / TotalCrossSectionCalc_IWW"
+        ),
+    ),
+    "mcpdask": WWConvention(
+        name="mcpdask",
+        x_cut_at_vector_mass=False,
+        t_max="m_V^2 + m_l^2",
+        theta_max=None,
+        source="mcpdask before the conventions were explicit: kinematic x range, no angle cut",
+    ),
+}
+DEFAULT_WW_CONVENTION = "literature"
+
+
+def get_convention(convention) -> WWConvention:
+    """The WWConvention named ``convention`` (or ``convention`` itself if it is one)."""
+    if isinstance(convention, WWConvention):
+        return convention
+    if isinstance(convention, str) and convention in WW_CONVENTIONS:
+        return WW_CONVENTIONS[convention]
+    raise PhysicsInputError(
+        f"unknown WW convention {convention!r}; allowed: {', '.join(WW_CONVENTIONS)}"
+    )
+
 
 # Composite Gauss-Legendre rules (fixed order, vectorised).
 _FLUX_PANELS, _FLUX_NODES = (
@@ -111,9 +206,25 @@ def _material(material) -> Material:
     return get_material(material)
 
 
-def default_t_max(lepton: str, m_v_gev):
-    """Upper limit of the flux integral used by default: t_max = m_V^2 + m_l^2 (GeV^2)."""
-    return np.asarray(m_v_gev, dtype=float) ** 2 + lepton_mass(lepton) ** 2
+def default_t_max(lepton: str, m_v_gev, energy_gev=None, convention="mcpdask"):
+    """Upper limit of the flux integral of ``convention`` (GeV^2): m_V^2 + m_l^2 ("mcpdask", the
+    default here for backward compatibility) or E0^2 ("literature", needs ``energy_gev``)."""
+    conv = get_convention(convention)
+    m_v = np.asarray(m_v_gev, dtype=float)
+    if conv.t_max == "E0^2":
+        if energy_gev is None:
+            raise PhysicsInputError(f"convention {conv.name!r} needs energy_gev for t_max = E0^2")
+        return np.full(m_v.shape, float(energy_gev) ** 2)
+    return m_v**2 + lepton_mass(lepton) ** 2
+
+
+def x_upper_limit(lepton: str, energy_gev, m_v_gev, convention=DEFAULT_WW_CONVENTION):
+    """Largest x of ``convention``: 1 - max(m_l, m_V)/E0 ("literature") or 1 - m_l/E0."""
+    conv = get_convention(convention)
+    m_l = lepton_mass(lepton)
+    m_v = np.asarray(m_v_gev, dtype=float)
+    scale = np.maximum(m_l, m_v) if conv.x_cut_at_vector_mass else np.full(m_v.shape, m_l)
+    return 1.0 - scale / float(energy_gev)
 
 
 # ----------------------------------------------------------------------------- photon flux
@@ -199,9 +310,21 @@ def _u_function(energy, m_v, m_l, x, theta2):
     return energy**2 * x * theta2 + m_v**2 * (1.0 - x) / x + m_l**2 * x
 
 
-def _allowed(energy, m_v, m_l, x):
-    """Kinematic range: x E0 > m_V (V on shell) and x < 1 - m_l/E0 (recoil lepton on shell)."""
-    return (x * energy > m_v) & (x < 1.0 - m_l / energy) & (x > 0.0)
+def _allowed(energy, m_v, m_l, x, conv: WWConvention):
+    """Range of the convention: x E0 > m_V (V on shell) and x < 1 - m_l/E0 (recoil lepton on
+    shell), and x < 1 - m_V/E0 too if the convention says so."""
+    ok = (x * energy > m_v) & (x < 1.0 - m_l / energy) & (x > 0.0)
+    if conv.x_cut_at_vector_mass:
+        ok &= x < 1.0 - m_v / energy
+    return ok
+
+
+def _t_max_array(lepton, energy, m_v, t_max_gev2, conv: WWConvention):
+    if t_max_gev2 is None:
+        return np.array(default_t_max(lepton, m_v, energy, conv), dtype=float)
+    return np.array(
+        np.broadcast_to(_positive_finite("t_max_gev2", t_max_gev2), m_v.shape), dtype=float
+    )
 
 
 def _ww_kernel(energy, m_v, m_l, x, u):
@@ -231,54 +354,70 @@ def _common_inputs(lepton, material, energy_gev):
 
 # ----------------------------------------------------------------------------- public API
 def dsigma_dx_dcos_ww(
-    lepton, material, energy_gev, m_v_gev, x, cos_theta, inelastic=False, t_max_gev2=None
+    lepton,
+    material,
+    energy_gev,
+    m_v_gev,
+    x,
+    cos_theta,
+    inelastic=False,
+    t_max_gev2=None,
+    convention=DEFAULT_WW_CONVENTION,
 ):
     """WW double differential dsigma_V/(dx dcos theta) in GeV^-2 (eps = 1), Liu-Miller Eq. 25.
 
-    chi is evaluated at the angle-dependent t_min(x, theta) = (U/(2 E0 (1-x)))^2 and
-    t_max = m_V^2 + m_l^2 (or ``t_max_gev2``); theta = arccos(cos_theta) enters U as theta^2
-    (small-angle formula, as in the sources). Vectorised over broadcastable m_v_gev, x, cos_theta.
-    Zero outside x E0 > m_V, x < 1 - m_l/E0, and where t_min >= t_max.
+    chi is evaluated at the angle-dependent t_min(x, theta) = (U/(2 E0 (1-x)))^2 and the t_max of
+    ``convention`` (or ``t_max_gev2``); theta = arccos(cos_theta) enters U as theta^2 (small-angle
+    formula, as in the sources). Vectorised over broadcastable m_v_gev, x, cos_theta. Zero outside
+    the convention's x range (x E0 > m_V, x < 1 - m_l/E0, "literature": x < 1 - m_V/E0), beyond its
+    theta_max, and where t_min >= t_max.
     """
+    conv = get_convention(convention)
     m_l, mat, energy = _common_inputs(lepton, material, energy_gev)
     m_v = _positive_finite("m_v_gev", m_v_gev)
     x = _check_range("x", x, 0.0, 1.0)
     cos_theta = _check_range("cos_theta", cos_theta, -1.0, 1.0)
     m_v, x, cos_theta = np.broadcast_arrays(m_v, x, cos_theta)
-    t_max = (
-        default_t_max(lepton, m_v)
-        if t_max_gev2 is None
-        else _positive_finite("t_max_gev2", t_max_gev2) * np.ones_like(m_v)
-    )
-    ok = _allowed(energy, m_v, m_l, x)
+    t_max = _t_max_array(lepton, energy, m_v, t_max_gev2, conv)
+    theta = np.arccos(cos_theta)
+    ok = _allowed(energy, m_v, m_l, x, conv)
+    if conv.theta_max is not None:
+        ok &= theta <= conv.theta_max
     xs = np.where(ok, x, 0.5)
     ms = np.where(ok, m_v, 0.0)
-    theta = np.arccos(cos_theta)
     u = _u_function(energy, ms, m_l, xs, theta**2)
     chi = photon_flux_chi(mat, _t_min_ww(energy, xs, u), t_max, inelastic)
     return np.where(ok, _ww_kernel(energy, ms, m_l, xs, u) * chi, 0.0)
 
 
-def _dsigma_dx_iww(m_l, mat, energy, m_v, x, t_max, inelastic):
-    """IWW dsigma/dx = (2 alpha^3 chi |k|/E0) [m_l^2 x (x^2+2x-2) + 2 U0 (3-3x+x^2)] / (3 x U0^2),
+def _dsigma_dx_iww(m_l, mat, energy, m_v, x, t_max, inelastic, conv: WWConvention):
+    """IWW dsigma/dx = (2 alpha^3 chi |k|/E0) [G(U0) - G(U(theta_max))],
+    G(U) = [m_l^2 x (x^2+2x-2) + 2 U (3-3x+x^2)] / (3 x U^2), G(infinity) = 0 without an angle cut;
     chi at t_min = (m_V^2/(2E0))^2 (BEST; Liu-Miller Eq. 30; DMG4 DarkZ::CrossSectionDSDX_IWW)."""
-    ok = _allowed(energy, m_v, m_l, x)
+    ok = _allowed(energy, m_v, m_l, x, conv)
     xs = np.where(ok, x, 0.5)
     ms = np.where(ok, m_v, 0.0)
+
+    def antiderivative(u):
+        numer = m_l**2 * xs * (xs**2 + 2.0 * xs - 2.0) + 2.0 * u * (3.0 - 3.0 * xs + xs**2)
+        return numer / (3.0 * xs * u**2)
+
     u0 = _u_function(energy, ms, m_l, xs, 0.0)
+    angular = antiderivative(u0)
+    if conv.theta_max is not None:
+        angular = angular - antiderivative(_u_function(energy, ms, m_l, xs, conv.theta_max**2))
     k = np.sqrt(np.maximum(xs**2 * energy**2 - ms**2, 0.0))
-    numer = m_l**2 * xs * (xs**2 + 2.0 * xs - 2.0) + 2.0 * u0 * (3.0 - 3.0 * xs + xs**2)
     chi = photon_flux_chi(mat, (ms**2 / (2.0 * energy)) ** 2, t_max, inelastic)
-    value = 2.0 * ALPHA**3 * chi * k / energy * numer / (3.0 * xs * u0**2)
+    value = 2.0 * ALPHA**3 * chi * k / energy * angular
     return np.where(ok, value, 0.0)
 
 
-def _dsigma_dx_ww(m_l, mat, energy, m_v, x, t_max, inelastic):
+def _dsigma_dx_ww(m_l, mat, energy, m_v, x, t_max, inelastic, conv: WWConvention):
     """WW dsigma/dx: the double differential integrated over the V angle, Gauss-Legendre in log U.
 
     d cos theta = sin(theta)/theta dU/(2 E0^2 x) with U = E0^2 x theta^2 + U0, from theta = 0 to
-    min(pi, theta where t_min(x, theta) = t_max); beyond, chi = 0."""
-    ok = _allowed(energy, m_v, m_l, x)
+    min(theta_max or pi, theta where t_min(x, theta) = t_max); beyond, chi = 0."""
+    ok = _allowed(energy, m_v, m_l, x, conv)
     out = np.zeros(x.shape)
     idx = np.flatnonzero(ok)
     if idx.size == 0:
@@ -288,8 +427,8 @@ def _dsigma_dx_ww(m_l, mat, energy, m_v, x, t_max, inelastic):
     tm = t_max.ravel()[idx]
     u0 = _u_function(energy, ms, m_l, xs, 0.0)
     u_cut = 2.0 * energy * (1.0 - xs) * np.sqrt(tm)  # t_min(U) = t_max
-    u_pi = _u_function(energy, ms, m_l, xs, math.pi**2)
-    u_hi = np.minimum(u_cut, u_pi)
+    theta_hi = math.pi if conv.theta_max is None else min(conv.theta_max, math.pi)
+    u_hi = np.minimum(u_cut, _u_function(energy, ms, m_l, xs, theta_hi**2))
     result = np.zeros(idx.size)
     live = u_hi > u0
     per_item = _ANGLE_U.size * _FLUX_U.size
@@ -314,26 +453,36 @@ def _dsigma_dx_ww(m_l, mat, energy, m_v, x, t_max, inelastic):
     return out
 
 
-def dsigma_dx(method, lepton, material, energy_gev, m_v_gev, x, inelastic=False, t_max_gev2=None):
+def dsigma_dx(
+    method,
+    lepton,
+    material,
+    energy_gev,
+    m_v_gev,
+    x,
+    inelastic=False,
+    t_max_gev2=None,
+    convention=DEFAULT_WW_CONVENTION,
+):
     """dsigma_V/dx (GeV^-2, eps = 1) of l N -> l N V in the WW or IWW approximation.
 
     method: "ww" (Liu-Miller WW: chi at the angle-dependent t_min, angle integrated numerically)
     or "iww" (BEST / Liu-Miller IWW: chi at t_min = (m_V^2/(2E0))^2, angle integrated analytically).
     lepton: "e" or "mu"; material: name, Material or dict; energy_gev: beam energy E0 (scalar);
-    m_v_gev and x: broadcastable arrays. t_max = m_V^2 + m_l^2 unless ``t_max_gev2`` is given
-    (e.g. m_V^2 for BEST's choice). Zero outside x E0 > m_V and x < 1 - m_l/E0.
+    m_v_gev and x: broadcastable arrays. convention: a key of `WW_CONVENTIONS` ("literature":
+    x < 1 - max(m_l, m_V)/E0, t_max = E0^2, theta < 0.3; "mcpdask": x < 1 - m_l/E0,
+    t_max = m_V^2 + m_l^2, no angle cut). ``t_max_gev2`` overrides the convention's t_max (e.g.
+    m_V^2 for BEST's choice). Zero outside x E0 > m_V and the convention's upper end of x.
     """
     if method not in METHODS:
         raise PhysicsInputError(f"method must be one of {METHODS}, got {method!r}")
+    conv = get_convention(convention)
     m_l, mat, energy = _common_inputs(lepton, material, energy_gev)
     m_v = _positive_finite("m_v_gev", m_v_gev)
     x = _check_range("x", x, 0.0, 1.0)
     m_v, x = np.broadcast_arrays(m_v, x)
-    if t_max_gev2 is None:
-        t_max = default_t_max(lepton, m_v)
-    else:
-        t_max = np.broadcast_to(_positive_finite("t_max_gev2", t_max_gev2), m_v.shape)
-    m_v, x, t_max = (np.array(a, dtype=float) for a in (m_v, x, t_max))
+    t_max = _t_max_array(lepton, energy, m_v, t_max_gev2, conv)
+    m_v, x = (np.array(a, dtype=float) for a in (m_v, x))
     if method == "iww":
-        return _dsigma_dx_iww(m_l, mat, energy, m_v, x, t_max, inelastic)
-    return _dsigma_dx_ww(m_l, mat, energy, m_v, x, t_max, inelastic)
+        return _dsigma_dx_iww(m_l, mat, energy, m_v, x, t_max, inelastic, conv)
+    return _dsigma_dx_ww(m_l, mat, energy, m_v, x, t_max, inelastic, conv)

@@ -1,7 +1,7 @@
 """Interactive limit browser: eps_lim versus m_chi from a stored cube, built with hvplot and panel.
 
 The widgets for exposure (leptons on target), recoil cut x_min and target thickness re-derive the
-limits from the cube's stored dsigma/dx through `mcpdask.reach.limits_dataset` (no integration);
+limits from the cube's stored dsigma/dx through `mcpdask.limits.limits_dataset` (no integration);
 the experiment and channel check boxes show and hide curves in the browser (JavaScript), so they
 cost nothing. Existing limits (`mcpdask.references`) are overlaid as shaded regions.
 
@@ -13,6 +13,7 @@ embedded, that works offline (panel's CDN stylesheets are inlined as data URLs).
 from __future__ import annotations
 
 import base64
+import errno
 import math
 import mimetypes
 import re
@@ -26,6 +27,7 @@ import numpy as np
 import xarray as xr
 
 from mcpdask.errors import McpdaskError, StoreError
+from mcpdask.limits import Exposure, Statistics, limits_dataset
 from mcpdask.references import ReferenceCurve
 
 CHANNELS = ("brem", "meson", "combined")
@@ -110,7 +112,7 @@ class LimitBrowser:
     """eps_lim(m_chi) per experiment and channel from `cube`, with widgets (see module docstring).
 
     options: widget values as from `default_options` (missing keys: the defaults). cl, background,
-    n_up: the statistics of mcpdask.reach.limits_dataset. The limits for every combination of
+    n_up: the statistics (mcpdask.limits.Statistics). The limits for every combination of
     widget values are derived once, lazily, in one dask computation (`grid`); `derive` re-derives
     one setting from the cube.
     """
@@ -131,7 +133,7 @@ class LimitBrowser:
         self.cube = cube
         self.overlays = list(overlays)
         self.options = {**default_options(cube, coarse), **(options or {})}
-        self.stats = {"cl": cl, "background": background, "n_up": n_up}
+        self.stats = Statistics(n_up=n_up, cl=cl, background=background)
         self.experiments = [str(e) for e in cube["experiment"].values]
         self.title = title or str(cube.attrs.get("title", "mcpdask limits"))
         self.warnings: list[str] = []
@@ -140,24 +142,18 @@ class LimitBrowser:
 
     # ---------------------------------------------------------------- deriving the limits
 
-    def _overrides(self, lot, x_min, thickness_x0) -> dict:
-        x0 = dict(
-            zip(self.experiments, np.asarray(self.cube["target_X0"].values, float), strict=True)
-        )
-        return {
-            "leptons_on_target": None if lot == NOMINAL else float(lot),
-            "x_min": None if x_min == NOMINAL else float(x_min),
-            "thickness_cm": None
-            if thickness_x0 == NOMINAL
-            else {name: float(thickness_x0) * x0[name] for name in self.experiments},
-        }
+    @staticmethod
+    def _overrides(lot, x_min, thickness_x0) -> Exposure:
+        def value(v):
+            return None if v == NOMINAL else float(v)
 
-    def _limits(self, **overrides) -> xr.Dataset:
-        from mcpdask.reach import limits_dataset
+        return Exposure(leptons_on_target=value(lot), x_min=value(x_min),
+                        thickness_x0=value(thickness_x0))  # fmt: skip
 
+    def _limits(self, exposure: Exposure) -> xr.Dataset:
         with warnings.catch_warnings(record=True) as caught, np.errstate(all="ignore"):
             warnings.simplefilter("always")
-            ds = limits_dataset(self.cube, channels=list(CHANNELS), **self.stats, **overrides)
+            ds = limits_dataset(self.cube, exposure, self.stats, channels=list(CHANNELS))
             ds = ds.compute()
         for w in caught:
             msg = str(w.message)
@@ -169,7 +165,7 @@ class LimitBrowser:
         """Limits (eps_limit, n_signal_eps1 along experiment, mass, channel) for one setting,
         derived from the cube now."""
         self.derive_count += 1
-        return self._limits(**self._overrides(lot, x_min, thickness_x0))
+        return self._limits(self._overrides(lot, x_min, thickness_x0))
 
     @property
     def grid(self) -> xr.Dataset:
@@ -192,9 +188,11 @@ class LimitBrowser:
                 return xr.where(np.isnan(da), nominal, value).transpose("experiment", dim)
 
             self._grid = self._limits(
-                leptons_on_target=along(lots, "lot", nominal_lot),
-                x_min=along(cuts, "cut", nominal_cut),
-                thickness_cm=along(thick, "thickness", nominal_thick, scale=x0),
+                Exposure(
+                    leptons_on_target=along(lots, "lot", nominal_lot),
+                    x_min=along(cuts, "cut", nominal_cut),
+                    thickness_cm=along(thick, "thickness", nominal_thick, scale=x0),
+                )
             )
         return self._grid
 
@@ -449,9 +447,9 @@ def check_port(port: int, address: str = "127.0.0.1") -> None:
         try:
             sock.bind((address, port))
         except OSError as exc:
-            reason = "already in use" if exc.errno == 98 else exc.strerror
+            reason = "already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
             raise BrowserError(
-                f"cannot serve on {address}:{port}: {reason}; choose another --port"
+                f"cannot serve on {address}:{port}: {reason}; choose another port"
             ) from None
 
 
@@ -475,5 +473,5 @@ def serve(
 
     return pn.serve(
         app, port=port, address=address, show=show, threaded=threaded, title=browser.title,
-        websocket_origin=[f"{address}:{port}", f"localhost:{port}"], start=not threaded or True,
+        websocket_origin=[f"{address}:{port}", f"localhost:{port}"], start=True,
     )  # fmt: skip

@@ -23,6 +23,7 @@ import numpy as np
 import xarray as xr
 
 from mcpdask.errors import McpdaskError, PhysicsInputError
+from mcpdask.limits import Exposure, Statistics, limits_dataset
 from mcpdask.references import ReferenceCurve
 from mcpdask.views.browser import CHANNELS, EXPERIMENT_COLORS, OVERLAY_COLORS, require_variables
 
@@ -164,18 +165,21 @@ def figure_sigma(cube: xr.Dataset):
     return fig
 
 
-def figure_reach(cube: xr.Dataset, overlays: Sequence[ReferenceCurve] = (), **limit_kwargs):
+def figure_reach(
+    cube: xr.Dataset,
+    overlays: Sequence[ReferenceCurve] = (),
+    exposure: Exposure | None = None,
+    statistics: Statistics | None = None,
+):
     """(c) eps_lim versus m_chi per experiment for the brem, meson and combined channels, at the
-    cube's nominal exposures (limit_kwargs go to mcpdask.reach.limits_dataset), existing limits
+    cube's nominal exposures or `exposure` (mcpdask.limits.Exposure), existing limits
     shaded with a legend."""
     import matplotlib.pyplot as plt
-
-    from mcpdask.reach import limits_dataset
 
     require_variables(cube, _NEEDS["reach"], "figure (c) reach")
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
-        ds = limits_dataset(cube, channels=list(CHANNELS), **limit_kwargs).compute()
+        ds = limits_dataset(cube, exposure, statistics, channels=list(CHANNELS)).compute()
     lim = ds["eps_limit"].where(np.isfinite(ds["eps_limit"]))
     mass = np.asarray(lim["mass"].values, float)
     fig, ax = plt.subplots(figsize=(7.0, 4.2))

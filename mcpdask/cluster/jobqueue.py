@@ -1,45 +1,53 @@
-"""Where a scan runs: the Dask client for a LocalCluster, an existing scheduler, or Slurm/PBS jobs.
+"""Slurm and PBS worker jobs through dask-jobqueue: profiles, and a batch cluster that replaces
+lost jobs.
 
-`mcpdask scan --jobqueue NAME` hands `client_factory(NAME, ...)` to `mcpdask.scan`, which calls it
-only when there are points to compute (a rerun of a complete scan submits no batch job);
-`--scheduler ADDRESS` uses `connect(ADDRESS)`, which fails within seconds if nothing answers.
-
-Batch clusters go through dask-jobqueue: a *profile* in deploy/jobqueue.yaml names the kind of
-batch system (slurm or pbs) and the job's resources (cores, memory, walltime, extra directives,
-worker directory, network interface, Python); `jobs` fixes the number of worker jobs,
-`adapt=(min, max)` lets Dask grow and shrink it with the work. The Dask scheduler runs inside the
-`mcpdask scan` process; every worker job connects back to it.
+A *profile* (mcpdask/data/jobqueue.yaml, or a file of your own) names the kind of batch system
+(slurm or pbs) and the job's resources (cores, memory, walltime, extra directives, worker
+directory, network interface, Python); `jobs` fixes the number of worker jobs, `adapt=(min, max)`
+lets Dask grow and shrink it with the work. The Dask scheduler runs inside the scanning process;
+every worker job connects back to it.
 
 Lost worker jobs (pre-emption, walltime, scancel/qdel, a node going down): the scheduler moves the
 points they were computing to the remaining workers (a point is pure and seeded, so a recomputed
 point has the same numbers), and a replacement job is submitted for every lost one while the scan
-runs, so the scan still ends with every point. A point on which more than three workers died
-(distributed.scheduler.allowed-failures) is reported lost and stays missing in the store;
-rerunning the scan computes it.
-
->>> parse_adapt("0:4")
-(0, 4)
+runs. A point on which more than three workers died (distributed.scheduler.allowed-failures) is
+reported lost and stays missing in the store; rerunning the scan computes it.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
+import subprocess
 import sys
-from collections.abc import Callable
+import tempfile
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+from mcpdask.cluster import compat
 from mcpdask.errors import ConfigError, McpdaskError
 
-#: kinds of batch system: dask-jobqueue class, submit command, what the user calls it
+__all__ = [
+    "ENV_CONFIG",
+    "BatchCluster",
+    "Profile",
+    "default_config_path",
+    "get_profile",
+    "job_script",
+    "load_profiles",
+]
+
+log = logging.getLogger(__name__)
+
 KINDS = {
     "slurm": ("SLURMCluster", "sbatch", "Slurm"),
     "pbs": ("PBSCluster", "qsub", "PBS"),
 }
 
-#: profile keys passed to the dask-jobqueue cluster, per kind (None: every kind)
+
 JOB_KEYS: dict[str, tuple[str, ...] | None] = {
     "cores": None,
     "processes": None,
@@ -64,13 +72,13 @@ JOB_KEYS: dict[str, tuple[str, ...] | None] = {
     "job_mem": ("slurm",),
     "resource_spec": ("pbs",),
 }
-#: profile keys read by mcpdask itself
+
+
 MCPDASK_KEYS = ("kind", "jobs", "description")
 
-#: seconds `--scheduler ADDRESS` waits for a scheduler before giving up
-CONNECT_TIMEOUT_S = 5.0
-#: seconds between checks for lost worker jobs to replace
+
 REPLACE_INTERVAL_S = 5.0
+
 
 ENV_CONFIG = "MCPDASK_JOBQUEUE_CONFIG"
 
@@ -112,15 +120,11 @@ class Profile:
         return kw
 
 
-# ------------------------------------------------------------------------------------------
-# profiles
-
-
 def default_config_path() -> Path:
     """Where the profiles are read from when no path is given.
 
-    $MCPDASK_JOBQUEUE_CONFIG, else ./deploy/jobqueue.yaml, else the deploy/jobqueue.yaml of the
-    source tree mcpdask was installed from (an editable install or a clone).
+    $MCPDASK_JOBQUEUE_CONFIG, else ./deploy/jobqueue.yaml, else the profiles shipped in the
+    package (mcpdask/data/jobqueue.yaml).
     """
     env = os.environ.get(ENV_CONFIG)
     if env:
@@ -128,7 +132,7 @@ def default_config_path() -> Path:
     here = Path.cwd() / "deploy" / "jobqueue.yaml"
     if here.is_file():
         return here
-    return Path(__file__).resolve().parents[1] / "deploy" / "jobqueue.yaml"
+    return Path(str(files("mcpdask.data") / "jobqueue.yaml"))
 
 
 def load_profiles(path: str | Path | None = None) -> dict[str, Profile]:
@@ -138,8 +142,8 @@ def load_profiles(path: str | Path | None = None) -> dict[str, Profile]:
     path = Path(path) if path is not None else default_config_path()
     if not path.is_file():
         raise ConfigError(
-            f"{path}: no jobqueue profiles file (set ${ENV_CONFIG} or pass --jobqueue-config; "
-            "deploy/jobqueue.yaml of the mcpdask source is the template)"
+            f"{path}: no jobqueue profiles file (set ${ENV_CONFIG} or give a profiles file; "
+            "the profiles shipped in mcpdask/data/jobqueue.yaml are the template)"
         )
     try:
         data = yaml.safe_load(path.read_text()) or {}
@@ -196,34 +200,18 @@ def get_profile(name: str, path: str | Path | None = None) -> Profile:
     if name not in profiles:
         source = next(iter(profiles.values())).source
         raise McpdaskError(
-            f"--jobqueue {name}: no such profile in {source}; known profiles: "
+            f"jobqueue profile {name!r}: no such profile in {source}; known profiles: "
             f"{', '.join(sorted(profiles))}"
         )
     return profiles[name]
 
 
-def parse_adapt(text: str) -> tuple[int, int]:
-    """'MIN:MAX' (numbers of worker jobs) -> (min, max)."""
-    parts = str(text).split(":")
-    try:
-        lo, hi = (int(p) for p in parts)
-    except ValueError:
-        raise McpdaskError(f"--adapt {text}: expected MIN:MAX, e.g. 0:8") from None
-    if lo < 0 or hi < 1 or lo > hi:
-        raise McpdaskError(f"--adapt {text}: need 0 <= MIN <= MAX and MAX >= 1")
-    return lo, hi
-
-
-# ------------------------------------------------------------------------------------------
-# batch clusters
-
-
-def _cluster_class(kind: str):
+def cluster_class(kind: str):
     try:
         import dask_jobqueue
     except ImportError:
         raise McpdaskError(
-            "--jobqueue needs dask-jobqueue: pip install 'mcpdask[cluster]'"
+            "Slurm/PBS worker jobs need dask-jobqueue: pip install 'mcpdask[cluster]'"
         ) from None
     return getattr(dask_jobqueue, KINDS[kind][0])
 
@@ -233,47 +221,24 @@ def check_submit_command(profile: Profile) -> str:
     found = shutil.which(profile.submit_command)
     if found is None:
         raise McpdaskError(
-            f"--jobqueue {profile.name}: {profile.submit_command} is not on PATH, so no "
+            f"jobqueue profile {profile.name!r}: {profile.submit_command} is not on PATH, so no "
             f"{profile.system} jobs can be submitted from this machine (run on a {profile.system} "
-            "login node, or use --scheduler ADDRESS or the LocalCluster)"
+            "login node, or run on a scheduler address or the LocalCluster)"
         )
     return found
 
 
 def jobqueue_cluster(profile: Profile):
     """A dask-jobqueue cluster for `profile`, with no job submitted yet."""
-    cls = _cluster_class(profile.kind)
+    cls = cluster_class(profile.kind)
     kwargs = profile.cluster_kwargs()
     try:
-        return cls(job_cls=_closing_job_class(cls.job_cls), **kwargs)
+        return cls(job_cls=compat.closing_job_class(cls.job_cls), **kwargs)
     except (ValueError, TypeError, OSError) as exc:
         raise McpdaskError(
-            f"--jobqueue {profile.name}: cannot set up the {profile.system} cluster from "
+            f"jobqueue profile {profile.name!r}: cannot set up the {profile.system} cluster from "
             f"{profile.source}: {exc}"
         ) from None
-
-
-_JOB_CLASSES: dict[type, type] = {}
-
-
-def _closing_job_class(base: type) -> type:
-    """`base` (SLURMJob, PBSJob) whose close() also marks the job closed.
-
-    dask-jobqueue's Job.close() cancels the job but leaves its status 'running'; closing the
-    cluster then fails an assertion (AssertionError: Status.running) for every job object still
-    referenced somewhere, after all jobs were cancelled.
-    """
-    if base not in _JOB_CLASSES:
-        from distributed.core import Status
-
-        async def close(self):
-            try:
-                await base.close(self)
-            finally:
-                self.status = Status.closed
-
-        _JOB_CLASSES[base] = type(base.__name__, (base,), {"close": close, "__module__": __name__})
-    return _JOB_CLASSES[base]
 
 
 def job_script(profile: Profile) -> str:
@@ -294,17 +259,15 @@ class BatchCluster:
         *,
         jobs: int | None = None,
         adapt: tuple[int, int] | None = None,
-        log: Callable[[str], None] | None = None,
         replace_interval_s: float = REPLACE_INTERVAL_S,
     ):
         self.profile = profile
-        self.log = log or (lambda msg: None)
         self._started: set = set()  # names of the jobs submitted so far
         check_submit_command(profile)
         if jobs is not None and adapt is not None:
-            raise McpdaskError("--jobs and --adapt exclude each other")
+            raise McpdaskError("give a fixed number of worker jobs or an adaptive range, not both")
         if jobs is not None and jobs < 1:
-            raise McpdaskError(f"--jobs must be >= 1, got {jobs}")
+            raise McpdaskError(f"number of worker jobs must be >= 1, got {jobs}")
         self.cluster = jobqueue_cluster(profile)
         try:
             self._start(
@@ -332,7 +295,7 @@ class BatchCluster:
             if adapt is not None
             else f"{jobs} job{'s' * (jobs != 1)}"
         )
-        self.log(
+        log.info(
             f"{self.profile.system} cluster '{self.profile.name}' ({what}; scheduler "
             f"{cluster.scheduler_address}): submitted job{'s' * (len(ids) != 1)} "
             f"{', '.join(ids) or '(none yet)'}"
@@ -348,9 +311,6 @@ class BatchCluster:
         resource request is a clear error now rather than jobs that never start."""
         if self.profile.kind != "slurm":
             return
-        import subprocess
-        import tempfile
-
         with tempfile.NamedTemporaryFile("w", suffix=".sh", prefix="mcpdask-job-") as f:
             f.write(self.cluster.job_script())
             f.flush()
@@ -360,13 +320,13 @@ class BatchCluster:
                 )
             except subprocess.TimeoutExpired:
                 raise McpdaskError(
-                    f"--jobqueue {self.profile.name}: sbatch --test-only did not answer within "
+                    f"jobqueue profile {self.profile.name!r}: sbatch --test-only did not answer within "
                     "30 s: is slurmctld running? (sinfo, scontrol ping)"
                 ) from None
         if out.returncode != 0:
             why = "; ".join(line.strip() for line in out.stderr.splitlines() if line.strip())
             raise McpdaskError(
-                f"--jobqueue {self.profile.name}: Slurm refuses the worker job of "
+                f"jobqueue profile {self.profile.name!r}: Slurm refuses the worker job of "
                 f"{self.profile.source}: {why or f'sbatch exit code {out.returncode}'}"
             )
 
@@ -377,13 +337,13 @@ class BatchCluster:
         while len(cluster.worker_spec) < jobs:
             cluster.worker_spec.update(cluster.new_worker_spec())
         try:
-            cluster.sync(cluster._correct_state)
+            compat.submit_pending_jobs(cluster)
         except Exception as exc:  # noqa: BLE001 - sbatch/qsub said no: one clear line
             text = str(exc)  # dask-jobqueue: "Command exited ... stdout: ... stderr: ..."
             said = text.split("stderr:", 1)[1] if "stderr:" in text else text
             said = "; ".join(ln.strip() for ln in said.splitlines() if ln.strip())
             raise McpdaskError(
-                f"--jobqueue {self.profile.name}: {self.profile.submit_command} refused the "
+                f"jobqueue profile {self.profile.name!r}: {self.profile.submit_command} refused the "
                 f"worker job: {said or type(exc).__name__}"
             ) from None
 
@@ -393,8 +353,8 @@ class BatchCluster:
         # jobs that were running and are gone (not the ones --adapt is about to submit)
         missing = (set(cluster.worker_spec) - set(cluster.workers)) & self._started
         if missing and cluster.status.name == "running":
-            self.log(f"{len(missing)} worker job(s) lost; submitting replacements")
-            await cluster._correct_state()
+            log.info("%d worker job(s) lost; submitting replacements", len(missing))
+            await compat.correct_state(cluster)
 
     def job_ids(self) -> list[str]:
         return [str(j.job_id) for j in self.cluster.workers.values() if getattr(j, "job_id", None)]
@@ -406,61 +366,5 @@ class BatchCluster:
 
     def close(self) -> None:
         """Cancel every worker job and stop the scheduler."""
-        from distributed.core import Status
-
-        for job in getattr(self.cluster, "_created", ()):  # jobs sbatch/qsub refused never started
-            if getattr(job, "status", None) == Status.created:
-                job.status = Status.failed
+        compat.mark_unstarted_jobs_failed(self.cluster)
         self.cluster.close()
-
-
-# ------------------------------------------------------------------------------------------
-# existing scheduler
-
-
-def connect(address: str, timeout_s: float = CONNECT_TIMEOUT_S):
-    """A Client of the running scheduler at `address`; McpdaskError within `timeout_s` if none."""
-    from distributed import Client
-
-    if "://" not in address and ":" not in address:
-        raise McpdaskError(f"--scheduler {address}: expected an address like tcp://host:8786")
-    try:
-        return Client(address, timeout=f"{timeout_s}s")
-    except (OSError, TimeoutError, ValueError) as exc:
-        raise McpdaskError(
-            f"cannot reach a Dask scheduler at {address} within {timeout_s:g} s: "
-            f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
-        ) from None
-
-
-def client_factory(
-    jobqueue: str,
-    *,
-    jobs: int | None = None,
-    adapt: tuple[int, int] | None = None,
-    config: str | Path | None = None,
-    log: Callable[[str], None] | None = None,
-):
-    """A zero-argument callable returning (client, cluster) for `mcpdask.scan(..., client=...)`.
-
-    The profile, dask-jobqueue and the submit command are checked now, so that a bad profile or
-    a missing sbatch fails before the store is touched; the jobs are submitted when scan() calls
-    the factory, i.e. only when there are points to compute.
-    """
-    profile = get_profile(jobqueue, config)
-    check_submit_command(profile)
-    _cluster_class(profile.kind)
-    if jobs is not None and adapt is not None:
-        raise McpdaskError("--jobs and --adapt exclude each other")
-    if jobs is not None and jobs < 1:
-        raise McpdaskError(f"--jobs must be >= 1, got {jobs}")
-
-    def start():
-        batch = BatchCluster(profile, jobs=jobs, adapt=adapt, log=log)
-        try:
-            return batch.client(), batch
-        except BaseException:
-            batch.close()
-            raise
-
-    return start

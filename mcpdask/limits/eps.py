@@ -1,0 +1,82 @@
+"""Epsilon limits eps_lim(m) = sqrt(N_up / N_sig(eps = 1)) from a stored cube, lazily."""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from mcpdask.limits.poisson import Statistics
+from mcpdask.limits.yields import Exposure, yields_at_eps1
+
+__all__ = ["eps_limits", "limits_dataset"]
+
+
+def limits_dataset(
+    cube: xr.Dataset,
+    exposure: Exposure | None = None,
+    statistics: Statistics | None = None,
+    *,
+    experiment=None,
+    energy=None,
+    channels="all",
+    mesons=None,
+) -> xr.Dataset:
+    """Like `eps_limits`, as a lazy Dataset: eps_limit, eps_limit_err (statistical, from
+    dsigma_dx_err: d eps / eps = d N / 2N), n_signal_eps1, n_signal_eps1_err."""
+    statistics = statistics or Statistics()
+    n_up = statistics.signal_upper_limit
+    ds = yields_at_eps1(cube, exposure, experiment=experiment, energy=energy,
+                        channels=channels, mesons=mesons)  # fmt: skip
+    n1 = ds["n_signal"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        limit = np.sqrt(n_up / n1)
+        limit_err = xr.where(n1 > 0, 0.5 * limit * ds["n_signal_err"] / n1, 0.0)
+    attrs = {
+        "long_name": "upper limit on the millicharge eps (units of e)",
+        "units": "1",
+        "n_up": float(n_up) if np.ndim(n_up) == 0 else "array",
+        "cl": statistics.cl if statistics.n_up is None else "n_up given",
+        "background": float(statistics.background),
+        "limit_rule": "eps_lim = sqrt(N_up / N_sig(eps=1)); N_up: classical Poisson upper limit, "
+        "observed = expected background; NaN masked, inf no sensitivity",
+    }
+    return xr.Dataset(
+        {
+            "eps_limit": limit.rename("eps_limit").assign_attrs(attrs),
+            "eps_limit_err": limit_err.assign_attrs(
+                long_name="statistical error of eps_limit", units="1"
+            ),
+            "n_signal_eps1": n1,
+            "n_signal_eps1_err": ds["n_signal_err"],
+        }
+    )
+
+
+def eps_limits(
+    cube: xr.Dataset,
+    exposure: Exposure | None = None,
+    statistics: Statistics | None = None,
+    *,
+    experiment=None,
+    energy=None,
+    channels="all",
+    mesons=None,
+) -> xr.DataArray:
+    """Epsilon limits eps_lim(m_chi) = sqrt(N_up / N_sig(eps = 1)) as a lazy DataArray with dims
+    (experiment, [energy], mass, channel, [exposure, ...]); nothing is integrated or computed.
+
+    exposure: overrides of the cube's exposure, cut, thickness, efficiency (`Exposure`);
+    statistics: N_up, or CL and expected background (`Statistics`; default 90% CL, no
+    background: N_up = 2.3026). See `signal_yield` for the other arguments. Masked points (not
+    converged) are NaN and named in a MaskedPointsWarning; +inf means zero signal.
+
+    >>> from mcpdask.limits.examples import example_cube
+    >>> lim = eps_limits(example_cube(), Exposure(leptons_on_target=[1e12, 1e13]), channels="brem")
+    >>> lim.dims
+    ('experiment', 'mass', 'channel', 'exposure')
+    >>> ratio = lim.sel(exposure=1e12) / lim.sel(exposure=1e13)  # eps_lim ~ LOT^-1/2
+    >>> np.round(ratio.values.ravel(), 6).tolist()
+    [3.162278, 3.162278]
+    """
+    return limits_dataset(cube, exposure, statistics, experiment=experiment, energy=energy,
+                          channels=channels, mesons=mesons)["eps_limit"]  # fmt: skip

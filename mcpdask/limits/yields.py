@@ -1,0 +1,454 @@
+"""Signal yields from a stored cube (PHYSICS.md 3 and 5), lazily: nothing here integrates.
+
+Bremsstrahlung yield (paper Eq. 4), per (experiment, energy, mass):
+
+    N = eps^2 * LOT * (rho_T N_A / A) * L_T * efficiency * 1e-36 cm^2/pb * I,
+    I = Integral_{x_min}^{x_max} dsigma/dx(eps = 1) dx   [pb]   (mcpdask.limits.xbins)
+
+Meson channel (PHYSICS.md 5): N_sig,V = N_V(LOT, L_T) * Br(V -> chi chibar); N_V is the yield the
+experiment's definition gives at its nominal exposure (recorded in the cube at scan time), scaled
+linearly in LOT and in L_T/X0, and it refers to the nominal beam energy only: at any other energy
+of the cube the meson channels are NaN. Channels: "brem", one per meson (e.g. "rho"), "meson" (sum
+of mesons) and "combined" (brem + all mesons: the limit from the SUM of signal yields).
+
+Results are NaN where a point is masked (status not converged, or NaN data) and 0 where the
+signal is exactly zero (above the meson threshold m_V / 2, no meson channel, below the pair
+threshold).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from mcpdask.cube.schema import Status
+from mcpdask.errors import MaskedPointsWarning, PhysicsInputError, StoreError
+from mcpdask.limits.xbins import check_cut, integrate_x, x_edges
+from mcpdask.physics.constants import AVOGADRO
+from mcpdask.physics.mesons import Meson, as_mesons, branching_ratio_chichi_per_eps2, meson_yield
+
+__all__ = ["CHANNEL_BREM", "CHANNEL_COMBINED", "CHANNEL_MESON", "Exposure", "masked_points",
+           "signal_yield"]  # fmt: skip
+
+PB_TO_CM2 = 1e-36
+"""1 pb in cm^2."""
+
+CHANNEL_BREM = "brem"
+CHANNEL_MESON = "meson"
+CHANNEL_COMBINED = "combined"
+
+_REQUIRED_VARS = ("dsigma_dx", "dsigma_dx_err", "status")
+_REQUIRED_COORDS = ("x_edge", "target_A", "target_density", "target_X0", "thickness_cm",
+                    "leptons_on_target", "x_min", "x_max", "nominal_energy")  # fmt: skip
+_MAX_NAMED_POINTS = 12
+
+
+@dataclass(frozen=True)
+class Exposure:
+    """Overrides of what the cube records per experiment; None keeps the cube's value.
+
+    Each is a scalar (all selected experiments), a mapping {experiment: value}, a 1-D sequence (a
+    new dimension: "exposure", "x_cut", "x_cut_max", "thickness", "efficiency") or a DataArray
+    (broadcast lazily). The target thickness is given in cm or in radiation lengths of each
+    experiment's own target (`thickness_x0`), not both.
+    """
+
+    leptons_on_target: Any = None
+    x_min: Any = None
+    x_max: Any = None
+    thickness_cm: Any = None
+    thickness_x0: Any = None
+    efficiency: Any = None
+
+    def __post_init__(self):
+        if self.thickness_cm is not None and self.thickness_x0 is not None:
+            raise PhysicsInputError("give the target thickness in cm or in X0, not both")
+
+
+def _check_cube(cube: xr.Dataset) -> None:
+    if not isinstance(cube, xr.Dataset):
+        raise StoreError(f"expected an xarray Dataset (an opened cube), got {type(cube).__name__}")
+    missing = [v for v in _REQUIRED_VARS if v not in cube.variables]
+    missing += [c for c in _REQUIRED_COORDS if c not in cube.variables]
+    if missing:
+        raise StoreError(f"not an mcpdask cube: missing {', '.join(missing)}")
+
+
+def _experiment_names(cube: xr.Dataset, experiment) -> list[str]:
+    available = [str(e) for e in cube["experiment"].values]
+    if experiment is None:
+        return available
+    names = [experiment] if isinstance(experiment, str) else list(experiment)
+    for name in names:
+        if name not in available:
+            raise PhysicsInputError(f"unknown experiment {name!r}; the cube has {available}")
+    if not names:
+        raise PhysicsInputError("no experiment selected")
+    return names
+
+
+def _nearest_energy_index(energies: np.ndarray, value: float, what: str) -> int:
+    if energies.size == 0:
+        raise StoreError("the cube has no beam energies")
+    i = int(np.argmin(np.abs(energies - value)))
+    if not np.isclose(energies[i], value, rtol=1e-6, atol=0.0):
+        raise PhysicsInputError(
+            f"{what} {value:g} GeV is not in the cube's energies {[float(e) for e in energies]}"
+        )
+    return i
+
+
+def _select(cube: xr.Dataset, names: list[str], energy) -> xr.Dataset:
+    """The cube restricted to `names`; energy None: each experiment's nominal energy (energy dim
+    dropped, `energy` kept as a coordinate along experiment); a number: that energy for all;
+    "all": keep the energy dimension."""
+    sub = cube.sel(experiment=names)
+    if isinstance(energy, str):
+        if energy != "all":
+            raise PhysicsInputError(f"energy must be a number, None or 'all', got {energy!r}")
+        return sub
+    energies = np.asarray(cube["energy"].values, dtype=float)
+    if energy is not None:
+        i = _nearest_energy_index(energies, float(energy), "energy")
+        return sub.isel(energy=i)
+    parts = []
+    for name in names:
+        one = sub.sel(experiment=[name])
+        nominal = float(one["nominal_energy"].values[0])
+        i = _nearest_energy_index(energies, nominal, f"nominal energy of {name!r},")
+        parts.append(one.isel(energy=i))
+    return xr.concat(parts, dim="experiment", data_vars="all", coords="different", compat="equals")
+
+
+def _per_experiment(value, default: xr.DataArray, what: str, new_dim: str) -> xr.DataArray:
+    """An override as a DataArray that broadcasts against the experiment dimension.
+
+    None -> the cube's per-experiment default; a scalar -> that for all experiments; a 1-D
+    sequence or array -> a new dimension `new_dim` with the values as its coordinate; a DataArray
+    -> used as is (any dims; an `experiment` dim is aligned by label); a mapping
+    {experiment: value} -> per experiment (others keep the default).
+    """
+    if value is None:
+        return default
+    if isinstance(value, Mapping):
+        out = default.copy()
+        names = [str(e) for e in default["experiment"].values]
+        for key, v in value.items():
+            if key not in names:
+                raise PhysicsInputError(f"{what}: unknown experiment {key!r}; selected are {names}")
+            try:
+                out.loc[{"experiment": key}] = float(v)
+            except (TypeError, ValueError):
+                raise PhysicsInputError(f"{what} for {key!r}: not a number: {v!r}") from None
+        return out
+    if isinstance(value, xr.DataArray):
+        return value
+    arr = np.asarray(value, dtype=float)
+    if arr.ndim == 0:
+        return xr.DataArray(float(arr))
+    if arr.ndim == 1:
+        return xr.DataArray(arr, dims=new_dim, coords={new_dim: arr})
+    raise PhysicsInputError(
+        f"{what}: give a scalar, a 1-D sequence or a DataArray, got {arr.ndim}-D"
+    )
+
+
+def _check_positive(da: xr.DataArray, what: str, *, upper: float | None = None) -> None:
+    """Raise on values <= 0 (or > upper); skipped for dask-backed overrides (not computed here)."""
+    if da.chunks is not None:
+        return
+    vals = np.asarray(da.values, dtype=float)
+    bad = ~np.isfinite(vals) | (vals <= 0)
+    if upper is not None:
+        bad |= vals > upper
+    if np.any(bad):
+        v = vals[bad].flat[0]
+        where = ""
+        if "experiment" in da.dims:
+            idx = np.argwhere(bad)[0][da.dims.index("experiment")]
+            where = f" (experiment {str(da['experiment'].values[idx])!r})"
+        rng = f"in (0, {upper:g}]" if upper is not None else "> 0"
+        raise PhysicsInputError(f"{what} must be {rng}, got {v:g}{where}")
+
+
+def _along(sub: xr.Dataset, name: str) -> xr.DataArray:
+    """A per-experiment coordinate as a plain DataArray (only the experiment index attached)."""
+    return xr.DataArray(
+        np.asarray(sub[name].values),
+        dims=("experiment",),
+        coords={"experiment": sub["experiment"].values},
+        name=name,
+    )
+
+
+def masked_points(status: xr.DataArray) -> list[str]:
+    """Descriptions ("na64mu E=160 GeV m=0.05 GeV (failed)") of the points of a status array that
+    are neither converged nor below threshold (computes the status: a small int8 array)."""
+    values = np.asarray(status.values)
+    bad = (values != Status.CONVERGED) & (values != Status.BELOW_THRESHOLD)
+    out = []
+    for idx in np.argwhere(bad):
+        labels = []
+        for dim, i in zip(status.dims, idx, strict=True):
+            if dim == "experiment":
+                labels.append(str(status["experiment"].values[i]))
+            elif dim == "energy":
+                labels.append(f"E={float(status['energy'].values[i]):g} GeV")
+            elif dim == "mass":
+                labels.append(f"m={float(status['mass'].values[i]):g} GeV")
+        if "energy" not in status.dims and "energy" in status.coords:
+            e = status["energy"]
+            energy = e.values[idx[status.dims.index("experiment")]] if e.ndim else e.values
+            labels.insert(1, f"E={float(energy):g} GeV")
+        code = int(values[tuple(idx)])
+        labels.append(f"({Status(code).label if code in set(Status) else f'status {code}'})")
+        out.append(" ".join(labels))
+    return out
+
+
+def _warn_masked(points: list[str]) -> None:
+    if not points:
+        return
+    shown = "; ".join(points[:_MAX_NAMED_POINTS])
+    more = (
+        f"; and {len(points) - _MAX_NAMED_POINTS} more" if len(points) > _MAX_NAMED_POINTS else ""
+    )
+    warnings.warn(
+        f"{len(points)} cube point(s) not converged, their limits are masked (NaN): {shown}{more}",
+        MaskedPointsWarning,
+        stacklevel=3,
+    )
+
+
+def recorded_mesons(cube: xr.Dataset, name: str) -> tuple[Meson, ...]:
+    """The meson inputs of experiment `name` as the cube recorded them at scan time (attribute
+    `experiment_definitions`); () if the experiment has none or the cube predates the record."""
+    definition = cube.attrs.get("experiment_definitions", {}).get(name)
+    if definition is None:
+        return ()
+    return as_mesons(definition.get("mesons") or ())
+
+
+def _resolve_mesons(mesons, names: list[str], sub: xr.Dataset) -> dict[str, tuple[Meson, ...]]:
+    """{experiment: mesons}. None: as recorded in the cube; a mapping {experiment: specs}; a list
+    of specs: for the one selected experiment. Specs without a reference exposure refer to the
+    cube's nominal leptons_on_target and thickness of that experiment."""
+
+    def nominal(name):
+        one = sub.sel(experiment=name)
+        lot = float(one["leptons_on_target"].values)
+        x0 = float(one["thickness_cm"].values) / float(one["target_X0"].values)
+        return {"reference_lot": lot, "reference_thickness_x0": x0}
+
+    def filled(name, specs):
+        ref = nominal(name)
+        return tuple(
+            replace(m, **{k: v for k, v in ref.items() if getattr(m, k) is None})
+            for m in as_mesons(specs)
+        )
+
+    if mesons is None:
+        return {n: filled(n, recorded_mesons(sub, n)) for n in names}
+    if isinstance(mesons, Mapping):
+        unknown = [k for k in mesons if k not in names]
+        if unknown:
+            raise PhysicsInputError(
+                f"mesons given for unknown experiment {unknown[0]!r}; selected are {names}"
+            )
+        return {n: filled(n, mesons.get(n, ())) for n in names}
+    specs = list(mesons)
+    if specs and len(names) != 1:
+        raise PhysicsInputError(
+            f"mesons given as a list but {len(names)} experiments are selected; "
+            "pass a mapping {experiment: [mesons]}"
+        )
+    return {n: filled(n, specs) for n in names}
+
+
+def _parse_channels(channels, meson_names: list[str]) -> list[str]:
+    everything = [CHANNEL_BREM, *meson_names, CHANNEL_MESON, CHANNEL_COMBINED]
+    if channels is None or (isinstance(channels, str) and channels == "all"):
+        return everything
+    items = channels.split(",") if isinstance(channels, str) else list(channels)
+    out: list[str] = []
+    for raw in items:
+        ch = str(raw).strip()
+        expanded = everything if ch == "all" else [ch]
+        for c in expanded:
+            if c not in everything:
+                raise PhysicsInputError(
+                    f"unknown channel {c!r}; allowed: {', '.join(['all', *everything])}"
+                )
+            if c not in out:
+                out.append(c)
+    if not out:
+        raise PhysicsInputError("no channel selected")
+    return out
+
+
+def _overrides(exposure: Exposure, sub: xr.Dataset, edges: np.ndarray) -> dict[str, xr.DataArray]:
+    """The exposure of each selected experiment: the cube's values with `exposure`'s overrides,
+    checked (positive numbers, a cut inside the stored bins). The one place where a thickness in
+    X0 becomes cm."""
+    x0 = _along(sub, "target_X0")
+    if exposure.thickness_x0 is not None:
+        thick = _per_experiment(exposure.thickness_x0, x0 * 0 + np.nan, "thickness_x0",
+                                "thickness")  # fmt: skip
+        _check_positive(thick, "target thickness_x0")
+        thick = thick * x0
+    else:
+        thick = _per_experiment(exposure.thickness_cm, _along(sub, "thickness_cm"),
+                                "thickness_cm", "thickness")  # fmt: skip
+        _check_positive(thick, "target thickness_cm")
+    eff_default = _along(sub, "efficiency") if "efficiency" in sub.coords else xr.DataArray(1.0)
+    out = {
+        "leptons_on_target": _per_experiment(exposure.leptons_on_target,
+                                             _along(sub, "leptons_on_target"),
+                                             "leptons_on_target", "exposure"),
+        "thickness_cm": thick,
+        "x_min": _per_experiment(exposure.x_min, _along(sub, "x_min"), "x_min", "x_cut"),
+        "x_max": _per_experiment(exposure.x_max, _along(sub, "x_max"), "x_max", "x_cut_max"),
+        "efficiency": _per_experiment(exposure.efficiency, eff_default, "efficiency",
+                                      "efficiency"),
+    }  # fmt: skip
+    _check_positive(out["leptons_on_target"], "leptons_on_target (exposure)")
+    _check_positive(out["efficiency"], "efficiency", upper=1.0)
+    if exposure.x_max is None:  # a stored x_max a hair beyond the last edge (rounding) is that edge
+        hi = out["x_max"]
+        out["x_max"] = xr.where(np.abs(hi - edges[-1]) <= 1e-9 * (edges[-1] - edges[0]),
+                                edges[-1], hi)  # fmt: skip
+    check_cut(out["x_min"], out["x_max"], edges)
+    return out
+
+
+def yields_at_eps1(
+    cube: xr.Dataset,
+    exposure: Exposure | None = None,
+    *,
+    experiment=None,
+    energy=None,
+    channels="all",
+    mesons=None,
+) -> xr.Dataset:
+    """Signal yields at eps = 1 (`n_signal`, `n_signal_err`), lazily; see `signal_yield`."""
+    _check_cube(cube)
+    exposure = exposure or Exposure()
+    # the per-experiment coordinates are tiny: read them once (xarray.open_zarr leaves them lazy)
+    small = [c for c in cube.coords if c not in cube.indexes and cube[c].dims == ("experiment",)]
+    cube = cube.assign_coords({c: cube[c].load() for c in small})
+    names = _experiment_names(cube, experiment)
+    edges = x_edges(cube)
+    sub = _select(cube, names, energy)
+    setting = _overrides(exposure, sub, edges)
+    lot, thick, eff = setting["leptons_on_target"], setting["thickness_cm"], setting["efficiency"]
+
+    mesons_by_exp = _resolve_mesons(mesons, names, sub)
+    meson_names: list[str] = []
+    for ms in mesons_by_exp.values():
+        meson_names += [m.name for m in ms if m.name not in meson_names]
+    chans = _parse_channels(channels, meson_names)
+
+    # masking: the status array is small and read once, here
+    status = sub["status"].copy(data=np.asarray(sub["status"].values))
+    points = masked_points(status)
+    ok = status == Status.CONVERGED
+    closed = status == Status.BELOW_THRESHOLD
+
+    mass = sub["mass"]
+    n_target = _along(sub, "target_density") * AVOGADRO / _along(sub, "target_A")  # per cm^3
+    factor = lot * n_target * thick * eff * PB_TO_CM2
+
+    results: dict[str, tuple[xr.DataArray, xr.DataArray]] = {}
+    need_brem = any(c in (CHANNEL_BREM, CHANNEL_COMBINED) for c in chans)
+    if need_brem:
+        below_pair = xr.DataArray(edges[1:], dims="x") * sub["energy"] <= 2.0 * mass
+        f = xr.where(below_pair, 0.0, sub["dsigma_dx"])
+        f_err = xr.where(below_pair, 0.0, sub["dsigma_dx_err"])
+        integral, integral_err = integrate_x(f, f_err, edges, setting["x_min"], setting["x_max"])
+        if integral.chunks is not None:  # one number per cube chunk: gather them into one block
+            integral = integral.chunk(dict.fromkeys(integral.dims, -1))
+            integral_err = integral_err.chunk(dict.fromkeys(integral_err.dims, -1))
+        n_brem = xr.where(closed, 0.0, xr.where(ok, factor * integral, np.nan))
+        n_brem_err = xr.where(closed, 0.0, xr.where(ok, factor * integral_err, np.nan))
+        results[CHANNEL_BREM] = (n_brem, n_brem_err)
+
+    # mesons: N_V refers to the nominal beam energy; NaN at any other energy
+    thick_x0 = thick / _along(sub, "target_X0")
+    nominal_e = _along(sub, "nominal_energy")
+    at_nominal = xr.where(abs(sub["energy"] - nominal_e) <= 1e-6 * nominal_e, 1.0, np.nan)
+
+    def pick(da, name):
+        return da.sel(experiment=name) if "experiment" in da.dims else da
+
+    per_meson: dict[str, xr.DataArray] = {}
+    for mname in meson_names:
+        parts = []
+        for name in names:
+            spec = {m.name: m for m in mesons_by_exp[name]}.get(mname)
+            if spec is None:
+                n_sig = xr.zeros_like(mass, dtype=float)
+            else:
+                n_v = meson_yield(spec, pick(lot, name), pick(thick_x0, name))
+                n_sig = (n_v * pick(eff, name) * branching_ratio_chichi_per_eps2(mass, spec)
+                         * pick(at_nominal, name))  # fmt: skip
+            parts.append(n_sig.reset_coords(drop=True).expand_dims(experiment=[name]))
+        per_meson[mname] = xr.concat(parts, dim="experiment", coords="minimal", compat="override")
+        results[mname] = (per_meson[mname], xr.zeros_like(per_meson[mname]))
+    total = sum(per_meson.values()) if meson_names else xr.zeros_like(mass, dtype=float)
+    results[CHANNEL_MESON] = (total, xr.zeros_like(total))
+    if CHANNEL_COMBINED in chans:
+        n_brem, n_brem_err = results[CHANNEL_BREM]
+        results[CHANNEL_COMBINED] = (n_brem + total, n_brem_err + 0.0 * total)
+
+    channel = xr.DataArray(chans, dims="channel", name="channel")
+    concat = {"dim": channel, "coords": "minimal", "compat": "override", "join": "exact"}
+    n = xr.concat([results[c][0] for c in chans], **concat)
+    n_err = xr.concat([results[c][1] for c in chans], **concat)
+    lead = [d for d in ("experiment", "energy", "mass", "channel") if d in n.dims]
+    n = n.transpose(*lead, ...)
+    n_err = n_err.transpose(*lead, ...)
+    keep = {"experiment", "energy", "mass", "channel", "nominal_energy", "lepton", "target"}
+    drop = [c for c in n.coords if c not in keep and c not in n.dims]
+    ds = xr.Dataset(
+        {"n_signal": n.drop_vars(drop), "n_signal_err": n_err.drop_vars(drop, errors="ignore")}
+    )
+    ds["n_signal"].attrs.update(
+        long_name="signal events at eps = 1 (scale with eps^2)", units="events"
+    )
+    ds["n_signal_err"].attrs.update(long_name="statistical error of n_signal", units="events")
+    if need_brem:
+        _warn_masked(points)
+    return ds
+
+
+def signal_yield(
+    cube: xr.Dataset,
+    exposure: Exposure | None = None,
+    *,
+    eps=1.0,
+    experiment=None,
+    energy=None,
+    channels="all",
+    mesons=None,
+) -> xr.Dataset:
+    """Signal yields N_sig (paper Eq. 4 and the meson channel) as a lazy Dataset with `n_signal`
+    and `n_signal_err`, dims (experiment, [energy], mass, channel, [exposure, ...]).
+
+    exposure: overrides of the cube's per-experiment values (see `Exposure`). energy None: each
+    experiment's nominal beam energy; a number; or "all" (keep the energy dimension). channels:
+    "all", or a comma-separated string / list of "brem", "meson", "combined" and meson names.
+    mesons: None for the inputs the cube recorded at scan time, a list of Meson / dicts for a
+    single selected experiment, or {experiment: [...]}.
+    """
+    ds = yields_at_eps1(cube, exposure, experiment=experiment, energy=energy,
+                        channels=channels, mesons=mesons)  # fmt: skip
+    out = ds * eps**2
+    for v in ds.data_vars:
+        out[v].attrs = dict(ds[v].attrs)
+    out["n_signal"].attrs["long_name"] = "signal events"
+    return out

@@ -1,0 +1,259 @@
+"""A scan: every missing point of a scan config computed as a Dask task and written as it finishes.
+
+Rerunning a scan on its store computes only the missing points; a scan with new masses, energies
+or experiments extends the cube; a scan whose physics options differ from the cube's is refused
+before the store is touched. Messages go to the `mcpdask.scanning` logger.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mcpdask import cube
+from mcpdask.cluster import RunOn, client_for
+from mcpdask.cube.schema import PointResult, Status
+from mcpdask.errors import McpdaskError, StoreError
+from mcpdask.experiments import ScanSpec, load_scan
+from mcpdask.scanning.point import PointTask, compute_point, make_task
+
+if TYPE_CHECKING:  # pragma: no cover
+    from distributed import Client
+
+__all__ = ["ScanReport", "default_store", "scan"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ScanReport:
+    """What a scan did: points in the scan, already done, submitted, written, by status."""
+
+    store: Path
+    scan: str
+    n_points: int
+    n_already_done: int
+    n_submitted: int
+    n_written: int = 0
+    n_lost: int = 0
+    created: bool = False
+    added: dict = field(default_factory=dict)
+    statuses: Counter = field(default_factory=Counter)
+    wall_s: float = 0.0
+    lost: list = field(default_factory=list)
+
+    def summary(self) -> str:
+        parts = [
+            f"scan {self.scan!r} -> {self.store}",
+            (
+                f"{self.n_points} points: {self.n_already_done} already in the store, "
+                f"{self.n_submitted} computed in {self.wall_s:.1f} s"
+            ),
+        ]
+        if self.statuses:
+            parts.append("new points: " + ", ".join(f"{n} {s}" for s, n in self.statuses.items()))
+        if self.n_lost:
+            parts.append(f"{self.n_lost} points lost to worker errors (rerun to retry them)")
+        return "\n".join(parts)
+
+
+def default_store(spec: ScanSpec) -> Path:
+    """Where a scan writes without --store: ./mcpdask-store/<scan name>.zarr."""
+    return Path.cwd() / "mcpdask-store" / f"{spec.name}.zarr"
+
+
+def scan(
+    config: str | Path | ScanSpec,
+    store: str | Path | None = None,
+    client: Client | None = None,
+    *,
+    run_on: RunOn | None = None,
+    progress: bool = True,
+    retry_failed: bool = False,
+    point_function: Callable[[PointTask], PointResult] = compute_point,
+) -> ScanReport:
+    """Run a scan into a Zarr cube and return a ScanReport.
+
+    config: a scan YAML path or a ScanSpec. store: the cube's path (default
+    ./mcpdask-store/<name>.zarr). client: a dask.distributed Client to compute on; without one,
+    the cluster `run_on` names (default: a LocalCluster with one single-threaded worker process
+    per core) is started when there are points to compute and closed at the end. Only points
+    missing from the store are computed (and failed ones with retry_failed). `point_function`
+    replaces the physics (for testing the machinery); it must be a pure function of a PointTask.
+    """
+    if client is not None and run_on is not None:
+        raise McpdaskError("give a client or a place to run (run_on), not both")
+    spec = config if isinstance(config, ScanSpec) else load_scan(config)
+    if store is None:
+        store = default_store(spec)
+        store.parent.mkdir(parents=True, exist_ok=True)
+    store = Path(store)
+    if not store.parent.exists():
+        raise StoreError(f"{store}: parent directory {store.parent} does not exist")
+    with cube.StoreLock(store, purpose=f"scan {spec.name}") as lock:
+        if lock.stale_holder:
+            log.info(
+                "took over the lock of an earlier scan that is no longer running (pid %s on %s)",
+                lock.stale_holder.get("pid"),
+                lock.stale_holder.get("host"),
+            )
+        n_removed = cube.clean_leftovers(store)
+        if n_removed:
+            log.info("removed %d leftovers of an interrupted write", n_removed)
+        run = _Scan(spec, store, retry_failed, point_function, progress)
+        if not run.prepare_checks():
+            return run.report
+        with contextlib.nullcontext(client) if client is not None else client_for(
+            run_on or RunOn()
+        ) as active:
+            return run.compute(active)
+
+
+class _Scan:
+    """The steps of one locked scan: refuse or accept, create or extend, compute and write."""
+
+    def __init__(self, spec, store, retry_failed, point_function, progress):
+        self.spec, self.store = spec, store
+        self.retry_failed, self.point_function, self.progress = retry_failed, point_function, progress
+        self.tasks = {task.point: task for task in _tasks(spec)}
+        self.created = not store.exists()
+        self.report = ScanReport(store, spec.name, len(self.tasks), len(self.tasks), 0)
+
+    def prepare_checks(self) -> bool:
+        """Everything that can refuse the scan, before the store is touched; exposure updates.
+        False when there is nothing to compute (no cluster is started then)."""
+        if self.created:
+            return True
+        ds = cube.store.open_raw(self.store, locked=True)
+        cube.check_compatible(ds, self.spec, self.store)
+        changes = cube.exposure_changes(ds, self.spec)
+        missing = cube.missing_coordinates(ds, self.spec)
+        ds.close()
+        if changes:  # exposure-like values do not enter the integration: keep the points
+            cube.compat.update_exposure(self.store, changes)
+            log.info(
+                "updated exposure of the stored experiments (points kept): %s",
+                "; ".join(f"{n} {c} {_fmt(h)} -> {_fmt(w)}" for n, _i, c, h, w in changes),
+            )
+        recorded = cube.compat.record_definitions(self.store, self.spec)
+        if recorded:
+            log.info("recorded the definitions of %s in the store", ", ".join(recorded))
+        if any(missing.values()) or self._todo(cube.PointWriter(self.store)):
+            return True
+        log.info(
+            "all %d points of %r are already in %s; nothing to compute",
+            len(self.tasks), self.spec.name, self.store,
+        )  # fmt: skip
+        return False
+
+    def _todo(self, writer: cube.PointWriter) -> list[PointTask]:
+        """The tasks whose points are missing from the store (or failed, with retry_failed)."""
+        status = writer.status()
+        redo = (Status.MISSING, Status.FAILED) if self.retry_failed else (Status.MISSING,)
+        return [t for p, t in self.tasks.items() if status[writer.index(*p)] in redo]
+
+    def compute(self, client: Client) -> ScanReport:
+        if self.point_function is compute_point:
+            client.run(_warm_up, wait=False)
+        if self.created:
+            cube.create_cube(self.store, self.spec)
+            added = {}
+            log.info("created cube %s", self.store)
+        else:
+            added = cube.extend_cube(self.store, self.spec)
+            if any(added.values()):
+                log.info(
+                    "extended cube %s: %s",
+                    self.store,
+                    ", ".join(f"{len(v)} new {k}" for k, v in added.items() if v),
+                )
+        writer = cube.PointWriter(self.store)
+        todo = self._todo(writer)
+        report = self.report = ScanReport(
+            store=self.store,
+            scan=self.spec.name,
+            n_points=len(self.tasks),
+            n_already_done=len(self.tasks) - len(todo),
+            n_submitted=len(todo),
+            created=self.created,
+            added=added,
+        )
+        if not todo:
+            return report
+        cube.add_history(
+            self.store,
+            {
+                "scan": self.spec.name,
+                "config": self.spec.source,
+                "points_submitted": len(todo),
+                "mcpdask_version": _version(),
+            },
+        )
+        start = time.perf_counter()
+        try:
+            _run(client, todo, writer, report, self.point_function, self.progress, self.spec.name)
+        finally:
+            report.wall_s = time.perf_counter() - start
+        return report
+
+
+async def _warm_up() -> None:
+    """Import the physics on a worker ahead of its first point (a coroutine: run without wait)."""
+    import mcpdask.physics.integrate  # noqa: F401 - the import is the warm-up
+
+
+def _tasks(spec: ScanSpec) -> list[PointTask]:
+    return [
+        make_task(spec, spec.experiment(name), energy, mass) for name, energy, mass in spec.points()
+    ]
+
+
+def _run(client, todo, writer, report, point_function, progress, name) -> None:
+    from distributed import as_completed
+    from tqdm.auto import tqdm
+
+    futures = {}
+    for task in todo:
+        fut = client.submit(point_function, task, key=task.key, pure=False, retries=0)
+        futures[fut] = task
+    bar = tqdm(total=len(futures), desc=f"scan {name}", unit="pt", disable=not progress,
+               smoothing=0.1, dynamic_ncols=True)  # fmt: skip
+    try:
+        for fut in as_completed(futures, loop=client.loop):  # client need not be the default
+            task = futures.pop(fut)
+            try:
+                result = fut.result()
+            except Exception as exc:  # noqa: BLE001 - worker died or cancelled: point stays missing
+                report.n_lost += 1
+                report.lost.append((task.point, f"{type(exc).__name__}: {exc}"))
+                bar.update(1)
+                continue
+            finally:
+                fut.release()
+            result = PointResult.coerce(result, task.nbins)
+            writer.write(*task.point, result)
+            report.n_written += 1
+            report.statuses[result.status.label] += 1
+            bar.update(1)
+    except BaseException:
+        for fut in futures:
+            fut.cancel()
+        raise
+    finally:
+        bar.close()
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else repr(value)
+
+
+def _version() -> str:
+    from mcpdask import __version__
+
+    return __version__

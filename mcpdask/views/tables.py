@@ -1,0 +1,232 @@
+"""Text views of results: limits as a table, CSV or JSON (with the assumptions they rest on), and
+a cube's summary."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from mcpdask.cube import open_cube, point_key
+from mcpdask.cube.schema import MEASURED, Status
+
+__all__ = ["FORMATS", "cube_summary", "render_limits", "shown_channels"]
+
+FORMATS = ("table", "csv", "json")
+
+MAX_LISTED = 20
+"""Failed and budget-exhausted points listed by `cube_summary` (per status)."""
+
+
+def cube_summary(store: str | Path) -> str:
+    """A few readable lines on what the cube at `store` holds (used by `mcpdask info`)."""
+    ds = open_cube(store)
+    a = ds.attrs
+    status = ds["status"].values
+    sigma, sigma_err = ds["sigma"].values, ds["sigma_err"].values
+    wall = ds["wall_s"].values
+    lines = [
+        (
+            f"{store}: mcpdask cross-section cube (schema {a['mcpdask_schema_version']}), made by mcpdask "
+            f"{a.get('mcpdask_version')} on {a.get('created')}"
+        ),
+        (
+            f"physics: process {a['process']}, method {a['method']}, inelastic {a['inelastic']}; "
+            f"vegas precision {a['vegas_precision']}, max_evals {a['vegas_max_evals']}; "
+            f"scan seed {a['scan_seed']}"
+        ),
+        "experiments:",
+    ]
+    for i, name in enumerate(ds["experiment"].values):
+        e = ds.isel(experiment=i)
+        done_energies = ds["energy"].values[(status[i] != Status.MISSING).any(axis=1)]
+        energies = ", ".join(f"{v:g}" for v in done_energies) or "none yet"
+        lepton = {"e": "e-", "mu": "mu-"}.get(str(e["lepton"].values), str(e["lepton"].values))
+        lines.append(
+            f"  {name}: {lepton} {float(e['nominal_energy']):g} GeV on {e['target'].values} "
+            f"({float(e['thickness_cm']):.4g} cm = "
+            f"{float(e['thickness_cm']) / float(e['target_X0']):.3g} X0), "
+            f"{float(e['leptons_on_target']):.3g} on target, "
+            f"x in [{float(e['x_min']):g}, {float(e['x_max']):g}]; energies with points: "
+            f"{energies} GeV"
+        )
+    masses = ds["mass"].values
+    edges = ds["x_edge"].values
+    lines.append(
+        f"masses: {masses.size} from {masses.min():.4g} to {masses.max():.4g} GeV; "
+        f"x: {edges.size - 1} bins on [{edges[0]:g}, {edges[-1]:g}]"
+    )
+    counts = {s.label: int((status == s).sum()) for s in Status if s is not Status.MISSING}
+    done = sum(counts.values())
+    lines.append(
+        f"points: {done} done of {status.size} grid cells ("
+        + ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+        + ("" if done else "none")
+        + "); cells off an experiment's energies stay missing"
+    )
+    measured = np.isin(status, MEASURED)
+    if measured.any():
+        rel = np.where(measured & (sigma > 0), sigma_err / np.where(sigma > 0, sigma, 1), np.nan)
+        worst = np.unravel_index(np.nanargmax(rel), rel.shape)
+        lines.append(
+            f"precision of sigma: worst {np.nanmax(rel):.2%} at ({ds['experiment'].values[worst[0]]}, "
+            f"{ds['energy'].values[worst[1]]:g} GeV, m = {masses[worst[2]]:.4g} GeV), median "
+            f"{np.nanmedian(rel):.2%}; worker time {np.nansum(wall):.1f} s, slowest point "
+            f"{np.nanmax(wall):.2f} s"
+        )
+    notes = a.get("point_notes", {})
+    for code in (Status.FAILED, Status.BUDGET_EXHAUSTED):
+        hits = np.argwhere(status == code)
+        if hits.size:
+            lines.append(f"{code.label} points ({len(hits)}):")
+        for ie, ien, im in hits[:MAX_LISTED]:
+            key = point_key(str(ds["experiment"].values[ie]), ds["energy"].values[ien], masses[im])
+            lines.append(f"  {code.label} {key}: {notes.get(key, 'no reason recorded')}")
+        if len(hits) > MAX_LISTED:
+            lines.append(f"  ... and {len(hits) - MAX_LISTED} more")
+    history = a.get("history", [])
+    if history:
+        last = history[-1]
+        lines.append(
+            f"history: {len(history)} scan run(s); last {last.get('time')} "
+            f"({last.get('scan')}, {last.get('points_submitted')} points submitted)"
+        )
+    return "\n".join(lines)
+
+
+
+def shown_channels(ds, name: str, requested: str) -> list[str]:
+    """Channels of experiment `name` to show: all requested, minus those with no sensitivity at
+    any mass (all +inf, e.g. meson channels of NA64mu) when the request was 'all'."""
+    channels = [str(c) for c in ds["channel"].values]
+    if requested.strip() != "all":
+        return channels
+    lim = ds["eps_limit"].sel(experiment=name)
+    return [c for c in channels if not np.isposinf(lim.sel(channel=c).values).all()]
+
+
+def _fmt(value: float) -> str:
+    if math.isnan(value):
+        return "masked"
+    if math.isinf(value):
+        return "-"
+    return f"{value:.4g}"
+
+
+def _json_value(value: float):
+    return float(value) if math.isfinite(value) else None
+
+
+def render_limits(ds: xr.Dataset, settings: dict[str, dict[str, Any]], requested_channels: str,
+                  fmt: str, assumptions: dict[str, Any] | None = None) -> str:
+    """Limits `ds` (from limits_dataset) per experiment and channel; `settings`: the effective
+    exposure of each experiment; `assumptions`: statistics, store and provenance, carried into
+    CSV (comment lines) and JSON."""
+    out = io.StringIO()
+    lim = ds["eps_limit"]
+    err = ds["eps_limit_err"]
+    mass = [float(m) for m in ds["mass"].values]
+    n_up = lim.attrs.get("n_up")
+    assumptions = assumptions or {}
+    if fmt == "csv":
+        for key, value in assumptions.items():
+            out.write(f"# {key}: {json.dumps(value)}\n")
+        for name, s in settings.items():
+            out.write(f"# {name}: {json.dumps(s)}\n")
+        out.write("experiment,channel,mass_GeV,eps_limit,eps_limit_err\n")
+        for name in settings:
+            for ch in shown_channels(ds, name, requested_channels):
+                vals = lim.sel(experiment=name, channel=ch).values
+                errs = err.sel(experiment=name, channel=ch).values
+                for m, v, e in zip(mass, vals, errs, strict=True):
+                    out.write(f"{name},{ch},{m:g},{v:.7g},{e:.3g}\n")
+        return out.getvalue()
+    if fmt == "json":
+        data = {}
+        for name, s in settings.items():
+            channels = {}
+            for ch in shown_channels(ds, name, requested_channels):
+                channels[ch] = {
+                    "mass_GeV": mass,
+                    "eps_limit": [
+                        _json_value(v) for v in lim.sel(experiment=name, channel=ch).values
+                    ],
+                    "eps_limit_err": [
+                        _json_value(v) for v in err.sel(experiment=name, channel=ch).values
+                    ],
+                }
+            data[name] = {**s, "n_up": n_up, "channels": channels}
+        return json.dumps({"assumptions": assumptions, "experiments": data}, indent=1) + "\n"
+    for name, s in settings.items():
+        chans = shown_channels(ds, name, requested_channels)
+        out.write(
+            f"{name}: {s['lepton']} beam on {s['target']}, E0 = {s['energy_gev']:g} GeV, "
+            f"LOT = {s['leptons_on_target']:.3g}, x_min = {s['x_min']:g}, "
+            f"L_T = {s['thickness_cm']:.4g} cm; eps_lim with N_up = {n_up:.4g}\n"
+            if isinstance(n_up, float)
+            else f"{name}\n"
+        )
+        out.write("  " + f"{'m_chi [GeV]':>12}" + "".join(f"{c:>12}" for c in chans) + "\n")
+        for i, m in enumerate(mass):
+            row = [float(lim.sel(experiment=name, channel=c).values[i]) for c in chans]
+            out.write("  " + f"{m:>12.4g}" + "".join(f"{_fmt(v):>12}" for v in row) + "\n")
+        out.write("\n")
+    out.write("('-': no signal in that channel; 'masked': point not converged or missing)\n")
+    return out.getvalue()
+
+
+
+
+def effective_settings(cube: xr.Dataset, names: list[str], exposure, energy) -> dict[str, dict]:
+    """Per experiment: beam, target and the exposure a derivation used (the cube's values with
+    the scalar or per-experiment overrides of `exposure`, a mcpdask.limits.Exposure)."""
+    settings = {}
+    for name in names:
+        one = cube.sel(experiment=name)
+
+        def pick(override, coord, name=name, one=one):
+            stored = float(one[coord].values)
+            if isinstance(override, dict):
+                return float(override.get(name, stored))
+            return stored if override is None else float(override)
+
+        x0 = float(one["target_X0"].values)
+        thickness = (pick(exposure.thickness_x0, "thickness_cm") * x0
+                     if exposure.thickness_x0 is not None
+                     else pick(exposure.thickness_cm, "thickness_cm"))  # fmt: skip
+        if exposure.thickness_x0 is not None and isinstance(exposure.thickness_x0, dict):
+            if name not in exposure.thickness_x0:
+                thickness = float(one["thickness_cm"].values)
+        settings[name] = {
+            "lepton": str(one["lepton"].values),
+            "target": str(one["target"].values),
+            "energy_gev": float(energy) if energy else float(one["nominal_energy"].values),
+            "leptons_on_target": pick(exposure.leptons_on_target, "leptons_on_target"),
+            "x_min": pick(exposure.x_min, "x_min"),
+            "thickness_cm": thickness,
+            "thickness_x0": thickness / x0,
+        }
+    return settings
+
+
+def limit_assumptions(cube: xr.Dataset, store: str | Path, statistics) -> dict[str, Any]:
+    """What a table of limits rests on beyond the exposure: statistics, store and provenance."""
+    a = cube.attrs
+    return {
+        "statistics": statistics.describe(),
+        "n_up": float(statistics.signal_upper_limit),
+        "cl": statistics.cl if statistics.n_up is None else None,
+        "background": statistics.background,
+        "store": str(store),
+        "process": a.get("process"),
+        "method": a.get("method"),
+        "inelastic": a.get("inelastic"),
+        "vegas_precision": a.get("vegas_precision"),
+        "mcpdask_version": a.get("mcpdask_version"),
+        "created": a.get("created"),
+    }
