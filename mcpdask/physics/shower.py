@@ -4,8 +4,8 @@ An electron beam on a thick target showers (PHYSICS.md 8): what the target sees 
 electron of energy E0 but the differential track lengths dL/dE of all shower e+- and photons,
 integrated over the depth of the slab. Two levels are provided, both in radiation lengths (X0):
 
-1. The primary alone, from the single-particle distribution at depth t (Tsai, RMP 46 (1974) 815,
-   eq. 2.?; as used by Bjorken et al., PRD 38 (1988) 3375)
+1. The primary alone, from the single-particle distribution at depth t (Tsai, RMP 46 (1974) 815;
+   as used by Bjorken et al., PRD 38 (1988) 3375)
 
        I_e(E0, E, t) = (1/E0) [ln(E0/E)]^(4t/3 - 1) / Gamma(4t/3)
 
@@ -33,7 +33,7 @@ integrated over the depth of the slab. Two levels are provided, both in radiatio
    so only the track length above some energy is meaningful (fine here: the missing-energy cuts
    need E > x_min E0).
 
-   Numerical method. Particles live on a log-spaced grid of N nodes E_i = E0 r^(i - N + 1) from
+   Numerical method (no depth marching is needed). Particles live on a log-spaced grid of N nodes E_i = E0 r^(i - N + 1) from
    E_min = e_min_fraction * E0 up to E0 (r = constant ratio), as numbers n_i per node; the beam
    particle starts exactly on the top node (the delta function at E0 is a node, not a bin). A
    particle produced at energy E between two nodes is shared between them linearly in energy
@@ -85,7 +85,9 @@ def _thickness(value, name: str = "thickness_x0") -> float:
     except (TypeError, ValueError):
         raise PhysicsInputError(f"{name} must be a number, got {value!r}") from None
     if not (np.isfinite(x) and x >= 0):
-        raise PhysicsInputError(f"{name} must be finite and >= 0 (radiation lengths), got {value!r}")
+        raise PhysicsInputError(
+            f"{name} must be finite and >= 0 (radiation lengths), got {value!r}"
+        )
     return x
 
 
@@ -512,7 +514,11 @@ def cascade(
     lost["positron"] += pair_lost
 
     edges = np.concatenate(
-        [[0.5 * (energies[0] + energies[0] * np.exp(-log_ratio))], 0.5 * (energies[1:] + energies[:-1]), [e0]]
+        [
+            [0.5 * (energies[0] + energies[0] * np.exp(-log_ratio))],
+            0.5 * (energies[1:] + energies[:-1]),
+            [e0],
+        ]
     )
     width = np.diff(edges)
     return ShowerResult(
