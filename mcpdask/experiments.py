@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from importlib.resources import files
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,8 +30,8 @@ from mcpdask.physics.integrate import METHODS, PROCESSES, VegasSettings
 from mcpdask.physics.materials import Material, get_material
 from mcpdask.physics.mesons import Meson, as_mesons
 
-CONFIG_DIR = Path(__file__).resolve().parent / "configs"
-"""Configs shipped with the package (a link to the repository's configs/ in a source tree)."""
+CONFIG_DIR = Path(str(files("mcpdask.data") / "configs"))
+"""Configs shipped with the package (the repository's configs/ links here)."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -249,7 +250,7 @@ def find_config(name_or_path: str | Path, search_dirs: tuple[Path, ...] = ()) ->
             if p.is_file():
                 return p
     where = ", ".join(str(d) for d in (*search_dirs, CONFIG_DIR))
-    raise ConfigError(f"no experiment config named {str(name_or_path)!r} (looked in {where})")
+    raise ConfigError(f"no config named {str(name_or_path)!r} (looked in {where})")
 
 
 # --------------------------------------------------------------------------------------------
@@ -420,14 +421,14 @@ class ScanSpec:
 
 
 def load_scan(path: str | Path) -> ScanSpec:
-    """A ScanSpec from a scan YAML; experiment names are looked up next to it, then in the
-    package configs.
+    """A ScanSpec from a scan YAML, given as a path or as the name of a shipped scan ('paper');
+    experiment names are looked up next to it, then in the package configs.
 
     >>> spec = load_scan(CONFIG_DIR / "quick.yaml")
     >>> [e.name for e in spec.experiments], len(spec.x_edges) - 1
     (['na64mu', 'ldmx'], 20)
     """
-    path = Path(path)
+    path = find_config(path)
     data = read_yaml(path)
     try:
         cfg = _ScanConfig.model_validate(data)

@@ -5,7 +5,9 @@ from pathlib import Path
 
 import pytest
 
-QUICK = Path(__file__).resolve().parents[1] / "configs" / "quick.yaml"
+from mcpdask.experiments import CONFIG_DIR
+
+QUICK = CONFIG_DIR / "quick.yaml"
 
 
 @pytest.fixture(scope="session")

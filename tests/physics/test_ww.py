@@ -20,6 +20,10 @@ from mcpdask.physics.materials import Material, get_material
 
 PB = get_material("Pb")
 AL = get_material("Al")
+# The tests of the formulas themselves (Tsai's massless limit, BEST's forms, the angular integrals)
+# use the kinematic range of the "mcpdask" convention: x < 1 - m_l/E0, t_max = m_V^2 + m_l^2, no
+# angle cut. The "literature" convention (the default) is tested on its own further below.
+OLD = "mcpdask"
 
 
 def _chi_quad(material, t_min, t_max, inelastic=False):
@@ -109,8 +113,8 @@ def test_massless_limit_reproduces_tsai_leading_log():
     and m_e^2/d ~ 1e-4), and the ratio to full Tsai is ~ (L-1)/L = 1 - O(1/L) ~ 0.72 for Pb.
     100 GeV electrons on Pb, m_V = 1e-5 GeV, x = 0.5, as in PHYSICS.md."""
     x = 0.5
-    iww = float(ww.dsigma_dx("iww", "e", "Pb", 100.0, 1e-5, x))
-    www = float(ww.dsigma_dx("ww", "e", "Pb", 100.0, 1e-5, x))
+    iww = float(ww.dsigma_dx("iww", "e", "Pb", 100.0, 1e-5, x, convention=OLD))
+    www = float(ww.dsigma_dx("ww", "e", "Pb", 100.0, 1e-5, x, convention=OLD))
     tsai, big_l = _tsai_complete_screening(82, x)
     tsai_ll, _ = _tsai_complete_screening(82, x, leading_log_only=True)
     # sharp: the shape and normalisation of the leading log, with the WW constant L - 1
@@ -127,7 +131,7 @@ def test_massless_limit_x_shape_is_tsai():
     m_V = 1e-6 GeV here: the vector mass enters U0 as m_V^2 (1-x)/x against m_e^2 x, which for
     m_V = 1e-5 is still a 3 per cent effect at x = 0.1 (not yet the massless limit)."""
     xs = np.array([0.1, 0.3, 0.5, 0.7, 0.9])
-    iww = ww.dsigma_dx("iww", "e", "Pb", 100.0, 1e-6, xs)
+    iww = ww.dsigma_dx("iww", "e", "Pb", 100.0, 1e-6, xs, convention=OLD)
     ratio = [
         i / _tsai_complete_screening(82, x, leading_log_only=True)[0]
         for i, x in zip(iww, xs, strict=False)
@@ -142,7 +146,7 @@ def test_heavy_vector_limit_is_bjorken_essig_schuster_toro():
     corrections are O(m_e^2 / m_V^2) ~ 3e-5 here (0.1 GeV vector, 100 GeV electrons, Pb)."""
     e0, m = 100.0, 0.1
     xs = np.array([0.2, 0.5, 0.8, 0.95])
-    got = ww.dsigma_dx("iww", "e", "Pb", e0, m, xs)
+    got = ww.dsigma_dx("iww", "e", "Pb", e0, m, xs, convention=OLD)
     chi = float(ww.photon_flux_chi(PB, (m**2 / (2 * e0)) ** 2, m**2 + ELECTRON_MASS_GEV**2))
     beta = np.sqrt(1 - m**2 / (xs * e0) ** 2)
     best = 4 * ALPHA**3 * chi * beta * (1 - xs + xs**2 / 3) / (m**2 * (1 - xs) / xs)
@@ -156,7 +160,7 @@ def test_total_iww_matches_best_leading_log(m_v, e0):
     holds to leading log; the next term is O(1/(9 ln(1/delta))) ~ 2 per cent, so 5 per cent."""
     x_lo, x_hi = m_v / e0, 1 - ELECTRON_MASS_GEV / e0
     total = quad(
-        lambda x: float(ww.dsigma_dx("iww", "e", "Pb", e0, m_v, x)),
+        lambda x: float(ww.dsigma_dx("iww", "e", "Pb", e0, m_v, x, convention=OLD)),
         x_lo,
         x_hi,
         points=[0.9, 0.99, 0.999, 0.9999],
@@ -186,7 +190,7 @@ def test_iww_is_angle_integral_of_ww_kernel(lepton, e0, m_v, x):
         quad(f, lo + a, lo + b, limit=200, epsabs=0.0, epsrel=1e-11)[0]
         for a, b in [(0, 1), (1, 3), (3, 8), (8, 20), (20, 45)]
     )
-    got = float(ww.dsigma_dx("iww", lepton, "Pb", e0, m_v, x))
+    got = float(ww.dsigma_dx("iww", lepton, "Pb", e0, m_v, x, convention=OLD))
     assert got == pytest.approx(chi * integral, rel=1e-5)
 
 
@@ -201,14 +205,16 @@ def test_ww_dx_is_integral_of_ww_double_differential(lepton, e0, m_v, x):
     th0 = math.sqrt(u0 / (e0**2 * x))
 
     def f(theta):
-        return float(ww.dsigma_dx_dcos_ww(lepton, "Pb", e0, m_v, x, math.cos(theta))) * math.sin(
-            theta
+        cos_theta = math.cos(theta)
+        return float(ww.dsigma_dx_dcos_ww(lepton, "Pb", e0, m_v, x, cos_theta, convention=OLD)) * (
+            math.sin(theta)
         )
 
     edges = [0, th0, 10 * th0, 100 * th0, 1e3 * th0, math.pi]
     edges = sorted({min(e, math.pi) for e in edges})
     ref = sum(quad(f, a, b, limit=200, epsrel=1e-9)[0] for a, b in itertools.pairwise(edges))
-    assert float(ww.dsigma_dx("ww", lepton, "Pb", e0, m_v, x)) == pytest.approx(ref, rel=1e-5)
+    got = float(ww.dsigma_dx("ww", lepton, "Pb", e0, m_v, x, convention=OLD))
+    assert got == pytest.approx(ref, rel=1e-5)
 
 
 # --------------------------------------------------------------------------- scaling, thresholds
@@ -236,18 +242,20 @@ def test_zero_outside_kinematic_range(method, lepton):
     e0, m_v = 10.0, 0.5
     m_l = lepton_mass(lepton)
     xs = np.array([0.0, 0.04, m_v / e0, 0.06, 0.5, 1 - 1.01 * m_l / e0, 1 - m_l / e0, 1.0])
-    got = ww.dsigma_dx(method, lepton, "W", e0, m_v, xs)
+    got = ww.dsigma_dx(method, lepton, "W", e0, m_v, xs, convention=OLD)
     assert np.all(got[[0, 1, 2, 6, 7]] == 0.0)
     assert np.all(got[[3, 4, 5]] > 0.0)
     # beam energy below the mass: nothing at all
-    assert np.all(ww.dsigma_dx(method, lepton, "W", 0.4, m_v, [0.3, 0.9]) == 0.0)
+    for convention in ww.WW_CONVENTIONS:
+        below = ww.dsigma_dx(method, lepton, "W", 0.4, m_v, [0.3, 0.9], convention=convention)
+        assert np.all(below == 0.0)
 
 
 def test_ww_double_differential_vanishes_beyond_t_max():
     """Fact: in WW the flux vanishes once t_min(x, theta) = (U/(2E0(1-x)))^2 exceeds t_max, i.e. at
     large angles; at theta = 0 it is positive."""
-    at_zero = ww.dsigma_dx_dcos_ww("mu", "Pb", 160.0, 0.1, 0.5, 1.0)
-    at_large = ww.dsigma_dx_dcos_ww("mu", "Pb", 160.0, 0.1, 0.5, math.cos(0.5))
+    at_zero = ww.dsigma_dx_dcos_ww("mu", "Pb", 160.0, 0.1, 0.5, 1.0, convention=OLD)
+    at_large = ww.dsigma_dx_dcos_ww("mu", "Pb", 160.0, 0.1, 0.5, math.cos(0.5), convention=OLD)
     assert at_zero > 0 and at_large == 0.0
 
 
@@ -270,7 +278,7 @@ def test_lepton_mass_terms_matter_for_muons():
     m_V << m_mu, suppressing dsigma/dx far below the massless-lepton BEST form
     4 alpha^3 chi (1 - x + x^2/3)/(m_V^2 (1-x)/x); for m_V = 10 MeV, x = 0.5 by ~ U ratio ~ 50."""
     e0, m, x = 160.0, 0.01, 0.5
-    got = float(ww.dsigma_dx("iww", "mu", "Pb", e0, m, x))
+    got = float(ww.dsigma_dx("iww", "mu", "Pb", e0, m, x, convention=OLD))
     chi = float(ww.photon_flux_chi(PB, (m**2 / (2 * e0)) ** 2, m**2 + MUON_MASS_GEV**2))
     massless_lepton = 4 * ALPHA**3 * chi * (1 - x + x**2 / 3) / (m**2 * (1 - x) / x)
     assert got < massless_lepton / 20
@@ -329,3 +337,179 @@ def test_elastic_closed_form_flux_equals_the_quadrature_over_wide_ranges(materia
     big = quadrature > 1e-12 * quadrature.max()
     np.testing.assert_allclose(closed[big], quadrature[big], rtol=1e-7)
     assert np.all(closed[t_max <= t_min] == 0.0)
+
+
+# ------------------------------------------------------------------ conventions (PHYSICS.md 10)
+def _dmg4_flux(material, t_min, t_max):
+    """chi as DMG4 writes it (src/DarkMatter/DarkZ.cc, "fluxAnalytical"), transcribed from the
+    source: -Z^2 td^2 [ (ta - td)(ta + td + 2 tmax)(tmax - tmin)/((ta + tmax)(td + tmax))
+    + (ta + td + 2 tmin) ln((ta + tmax)(td + tmin)/((td + tmax)(ta + tmin))) ] / (ta - td)^3."""
+    ta = screening_scale_gev(material) ** -2
+    td = nuclear_size_scale_gev2(material)
+    bracket = (ta - td) * (ta + td + 2 * t_max) * (t_max - t_min) / ((ta + t_max) * (td + t_max))
+    bracket += (ta + td + 2 * t_min) * (
+        math.log(ta + t_max) - math.log(td + t_max) - math.log(ta + t_min) + math.log(td + t_min)
+    )
+    return -(material.Z**2) * td**2 * bracket / (ta - td) ** 3
+
+
+def test_conventions_are_named_and_unknown_ones_are_refused():
+    """Fact (PHYSICS.md 10): a WW number needs its convention; the two offered ones are named, the
+    default is the literature's, and any other name is refused naming the allowed ones."""
+    assert set(ww.WW_CONVENTIONS) == {"literature", "mcpdask"}
+    assert ww.DEFAULT_WW_CONVENTION == "literature"
+    lit = ww.WW_CONVENTIONS["literature"]
+    assert lit.x_cut_at_vector_mass and lit.t_max == "E0^2" and lit.theta_max == 0.3
+    old = ww.WW_CONVENTIONS["mcpdask"]
+    assert not old.x_cut_at_vector_mass and old.t_max == "m_V^2 + m_l^2" and old.theta_max is None
+    for call in (
+        lambda: ww.dsigma_dx("iww", "e", "Pb", 10.0, 0.1, 0.5, convention="dmg4"),
+        lambda: ww.dsigma_dx_dcos_ww("e", "Pb", 10.0, 0.1, 0.5, 1.0, convention="DMG4"),
+        lambda: ww.default_t_max("e", 0.1, 10.0, convention=None),
+    ):
+        with pytest.raises(PhysicsInputError, match=r"unknown WW convention .*literature, mcpdask"):
+            call()
+    # the default is the literature's
+    xs = np.array([0.3, 0.8, 0.97])
+    for method in ("ww", "iww"):
+        np.testing.assert_array_equal(
+            ww.dsigma_dx(method, "e", "Al", 8.0, 0.3, xs),
+            ww.dsigma_dx(method, "e", "Al", 8.0, 0.3, xs, convention="literature"),
+        )
+
+
+@pytest.mark.parametrize("method", ["ww", "iww"])
+@pytest.mark.parametrize("lepton,e0,m_v", [("e", 8.0, 0.5), ("e", 100.0, 2.0), ("mu", 160.0, 1.0)])
+def test_literature_convention_stops_at_one_minus_vector_mass_over_e0(method, lepton, e0, m_v):
+    """Fact (G4DarkBreM, G4DarkBreMModel::ComputeCrossSectionPerAtom: xmax = 1 - max(m_l, MA)/E):
+    in the literature convention dsigma/dx = 0 above x = 1 - m_V/E0 (m_V > m_l here) and > 0 just
+    below; the mcpdask convention integrates on to the kinematic 1 - m_l/E0."""
+    x_cut = 1.0 - m_v / e0
+    assert float(ww.x_upper_limit(lepton, e0, m_v)) == pytest.approx(x_cut, rel=1e-15)
+    below = x_cut * (1 - 1e-6)
+    above = np.array([x_cut * (1 + 1e-9), 0.5 * (x_cut + 1 - lepton_mass(lepton) / e0)])
+    lit_below = ww.dsigma_dx(method, lepton, "Pb", e0, m_v, below)
+    lit_above = ww.dsigma_dx(method, lepton, "Pb", e0, m_v, above)
+    old_above = ww.dsigma_dx(method, lepton, "Pb", e0, m_v, above, convention=OLD)
+    assert lit_below > 0.0
+    assert np.all(lit_above == 0.0)
+    assert np.all(old_above > 0.0)
+    # light vector: max(m_l, m_V) = m_l and the two upper ends coincide
+    assert float(ww.x_upper_limit("mu", 160.0, 0.01)) == 1.0 - MUON_MASS_GEV / 160.0
+
+
+def test_literature_cut_for_the_pair_is_per_pair_mass():
+    """Fact (issue / PHYSICS.md 2a): for process mcp the vector mass is sqrt(s) of the pair, so the
+    literature cut is x < 1 - max(m_l, sqrt(s))/E0 point by point: at x = 0.9 (LDMX, 8 GeV e on Al,
+    m_chi = 0.1 GeV) pairs lighter than 0.8 GeV contribute, heavier ones do not."""
+    from mcpdask.physics.integrate import point_integrand
+
+    e0, m_chi, x = 8.0, 0.1, 0.9
+    s_lo, s_hi = 4 * m_chi**2, (x * e0) ** 2
+    s_of_u = lambda u: s_lo * (s_hi / s_lo) ** u  # noqa: E731  (the module's map of u to s)
+    u_light = math.log(0.7**2 / s_lo) / math.log(s_hi / s_lo)
+    u_heavy = math.log(0.9**2 / s_lo) / math.log(s_hi / s_lo)
+    assert math.sqrt(s_of_u(u_light)) < e0 * (1 - x) < math.sqrt(s_of_u(u_heavy))
+    u = np.array([[u_light], [u_heavy]])
+    xs = np.full(2, x)
+    for method in ("ww", "iww"):
+        f_lit, ndim = point_integrand(method, "mcp", "e", AL, e0, m_chi, ww_convention="literature")
+        f_old, _ = point_integrand(method, "mcp", "e", AL, e0, m_chi, ww_convention=OLD)
+        assert ndim == 1
+        lit, old = f_lit(xs, u), f_old(xs, u)
+        assert lit[0] > 0.0 and lit[1] == 0.0 and old[1] > 0.0
+
+
+@pytest.mark.parametrize("lepton,e0,m_v,x", [("mu", 160.0, 0.1, 0.6), ("mu", 160.0, 1.0, 0.9)])
+def test_literature_iww_is_dmg4_darkz_iww(lepton, e0, m_v, x):
+    """Fact (DMG4, src/DarkMatter/DarkZ.cc): TotalCrossSectionCalc_IWW integrates
+    (2 alpha^3/E0) fluxAnalytical(t_min = MA^4/(4 E0^2), tmax) CrossSectionDSDX_IWW(x) with the
+    constructor's defaults tMax = 10000 -> tmax = E0*E0 and ThetaMax = 0.3; CrossSectionDSDX_IWW is
+    |k| (N(umax)/D(umax) - N(umin)/D(umin)), N(u) = m^2 x (x^2 + 2x - 2) - 2 u (3 - 3x + x^2),
+    D(u) = 3 x u^2, umax = -U(x, 0), umin = -U(x, ThetaMax). Transcribed here from the source."""
+    m_l = lepton_mass(lepton)
+    k = math.sqrt(x**2 * e0**2 - m_v**2)
+
+    def n_over_d(u):
+        return (m_l**2 * x * (-2 + 2 * x + x**2) - 2 * u * (3 - 3 * x + x**2)) / (3 * x * u**2)
+
+    umax = -(m_v**2) * (1 - x) / x - m_l**2 * x
+    umin = -x * e0**2 * 0.3**2 + umax
+    dmg4 = 2 * ALPHA**3 / e0 * _dmg4_flux(PB, m_v**4 / (4 * e0**2), e0**2)
+    dmg4 *= k * (n_over_d(umax) - n_over_d(umin))
+    got = float(ww.dsigma_dx("iww", lepton, "Pb", e0, m_v, x, convention="literature"))
+    assert got == pytest.approx(dmg4, rel=1e-9)
+
+
+@pytest.mark.parametrize("lepton,e0,m_v,x", [("e", 8.0, 0.3, 0.8), ("mu", 160.0, 0.5, 0.7)])
+def test_literature_ww_is_the_dmg4_g4darkbrem_angle_integral(lepton, e0, m_v, x):
+    """Fact (DMG4 DarkZ::CrossSectionDSDXDTheta; G4DarkBreM XsecMethod::Full, the same formula):
+    dsigma/dx dtheta = 2 alpha^3 E0^2 sin(theta) sqrt(x^2 - MA^2/E0^2) (1 - x) chi / u^2
+    [2 (2 - 2x + x^2)/(1 - x) + 4 (MA^2 + 2 m^2)(u x + MA^2 (1 - x) + m^2 x^2)/u^2],
+    u = -x E0^2 theta^2 - MA^2 (1 - x)/x - m^2 x, chi from t_min = u^2/(4 E0^2 (1 - x)^2) to
+    tmax = E0^2, integrated over 0 < theta < 0.3 (scipy QUADPACK; transcribed from the sources)."""
+    m_l = lepton_mass(lepton)
+
+    def dmg4(theta):
+        u = -x * e0**2 * theta**2 - m_v**2 * (1 - x) / x - m_l**2 * x
+        t_min = u**2 / (4 * e0**2 * (1 - x) ** 2)
+        if t_min >= e0**2:
+            return 0.0
+        amp = 2 * (2 - 2 * x + x**2) / (1 - x)
+        amp += 4 * (m_v**2 + 2 * m_l**2) / u**2 * (u * x + m_v**2 * (1 - x) + m_l**2 * x**2)
+        pref = 2 * ALPHA**3 * e0**2 * math.sin(theta) * math.sqrt(x**2 - m_v**2 / e0**2) * (1 - x)
+        return pref / u**2 * amp * _chi_quad(PB, t_min, e0**2)
+
+    u0 = m_v**2 * (1 - x) / x + m_l**2 * x
+    th0 = math.sqrt(u0 / (e0**2 * x))
+    edges = sorted({min(e, 0.3) for e in (0, th0, 10 * th0, 100 * th0, 0.3)})
+    ref = sum(quad(dmg4, a, b, limit=200, epsrel=1e-8)[0] for a, b in itertools.pairwise(edges))
+    got = float(ww.dsigma_dx("ww", lepton, "Pb", e0, m_v, x, convention="literature"))
+    assert got == pytest.approx(ref, rel=1e-5)
+    # and the double differential is zero beyond theta_max = 0.3 in this convention only (with the
+    # same t_max = E0^2, mcpdask's range goes on to theta = pi)
+    beyond = math.cos(0.31)
+    assert ww.dsigma_dx_dcos_ww(lepton, "Pb", e0, m_v, x, beyond) == 0.0
+    old = ww.dsigma_dx_dcos_ww(lepton, "Pb", e0, m_v, x, beyond, t_max_gev2=e0**2, convention=OLD)
+    assert old > 0.0
+
+
+def test_t_max_override_still_wins_over_the_convention():
+    """Fact: an explicit t_max_gev2 replaces the convention's t_max (here BEST's m_V^2), so both
+    conventions give the same IWW below the literature cut, where they differ only by t_max."""
+    xs = np.array([0.2, 0.6])
+    m_v = 0.05
+    lit = ww.dsigma_dx("iww", "e", "Pb", 100.0, m_v, xs, t_max_gev2=m_v**2, convention="literature")
+    old = ww.dsigma_dx("iww", "e", "Pb", 100.0, m_v, xs, t_max_gev2=m_v**2, convention=OLD)
+    # the literature angle cut 0.3 rad removes ~ U0/U(0.3) < 6e-5 of the IWW angular integral
+    np.testing.assert_allclose(lit, old, rtol=1e-4)
+    assert np.all(lit < old)
+    assert ww.default_t_max("e", m_v, 100.0, "literature") == 100.0**2
+    assert ww.default_t_max("e", m_v) == pytest.approx(m_v**2 + ELECTRON_MASS_GEV**2)
+
+
+@pytest.mark.parametrize("lepton,target,e0,m_v,x_min", [("e", "Al", 8.0, 1.0, 0.7)])
+def test_cross_section_records_convention_and_matches_quadrature(lepton, target, e0, m_v, x_min):
+    """Facts: (1) cross_section records the WW convention with ww/iww results (and in to_dict), None
+    for ETL; (2) vegas over x of the literature IWW (LDMX-like, 1 GeV vector, the cut at
+    x = 0.875 inside the window) equals scipy QUADPACK's integral of dsigma_dx over
+    [x_min, 1 - m_V/E0] -- a second integration method."""
+    from mcpdask.physics.constants import GEV2_TO_PB
+    from mcpdask.physics.integrate import cross_section
+
+    kwargs = dict(process="vector", method="iww", precision=0.002, seed=3)
+    lit = cross_section(lepton, target, e0, m_v, x_min, **kwargs)
+    old = cross_section(lepton, target, e0, m_v, x_min, ww_convention=OLD, **kwargs)
+    assert lit.ww_convention == "literature" and old.ww_convention == "mcpdask"
+    assert lit.to_dict()["ww_convention"] == "literature"
+    x_hi = 1 - m_v / e0
+    ref = quad(
+        lambda x: float(ww.dsigma_dx("iww", lepton, target, e0, m_v, x)), x_min, x_hi, epsrel=1e-10
+    )[0]
+    ref *= GEV2_TO_PB
+    assert lit.sigma_pb == pytest.approx(ref, abs=4 * lit.sigma_err_pb + 1e-3 * ref)
+    assert old.sigma_pb > lit.sigma_pb  # the mcpdask range goes on to 1 - m_e/E0
+    etl = cross_section(lepton, target, e0, 0.1, x_min, process="vector", precision=0.2)
+    assert etl.ww_convention is None
+    with pytest.raises(PhysicsInputError, match="unknown WW convention"):
+        cross_section(lepton, target, e0, m_v, x_min, ww_convention="G4DarkBreM", **kwargs)

@@ -7,20 +7,19 @@ scheduling machinery (lost points) use a fake point function and say so.
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 from distributed import Client, LocalCluster, get_task_stream
+from mcpdask.scanning import PointTask, compute_point, point_seed
 
 import mcpdask
 from mcpdask import cube
 from mcpdask.cli import main
 from mcpdask.errors import StoreError
-from mcpdask.experiments import load_scan
-from mcpdask.scan import PointTask, compute_point, point_seed
+from mcpdask.experiments import CONFIG_DIR, load_scan
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+CONFIGS = CONFIG_DIR
 QUICK = CONFIGS / "quick.yaml"
 NUMBERS = ("dsigma_dx", "dsigma_dx_err", "sigma", "sigma_err", "chi2_dof", "Q", "n_eval", "status")
 
@@ -69,7 +68,7 @@ def test_quick_scan_cube_schema_units_provenance_and_precision(quick_store):
     assert ds.attrs["history"][-1]["points_submitted"] == 6
     for name, energy, mass in spec.points():
         p = ds.sel(experiment=name, energy=energy, mass=mass).compute()
-        assert int(p.status) == cube.CONVERGED, (name, energy, mass)
+        assert int(p.status) == cube.Status.CONVERGED, (name, energy, mass)
         assert 0 < float(p.sigma_err) <= spec.vegas.precision * float(p.sigma)
         assert p.n_eval > 0 and p.wall_s > 0 and np.isfinite(p.chi2_dof)
         assert np.all(np.isfinite(p.dsigma_dx))
@@ -84,7 +83,7 @@ def test_quick_scan_cube_schema_units_provenance_and_precision(quick_store):
         in_cut = float(np.sum(p.dsigma_dx.values[inside] * widths[inside]))
         assert in_cut == pytest.approx(float(p.sigma), rel=0.05)
     # cells that are not on an experiment's energy list stay missing
-    assert int(ds.status.sel(experiment="ldmx", energy=160.0).max()) == cube.MISSING
+    assert int(ds.status.sel(experiment="ldmx", energy=160.0).max()) == cube.Status.MISSING
     assert ds.sigma.sel(experiment="na64mu", energy=8.0).isnull().all()
 
 
@@ -129,7 +128,7 @@ def test_two_more_masses_compute_exactly_two_points(store_copy, client2):
             new[name].sel(mass=old.mass).values, old[name].values, equal_nan=True
         ), name
     assert (new.status.sel(experiment="ldmx", energy=8.0, mass=[0.02, 0.2]) == 1).all()
-    assert (new.status.sel(experiment="na64mu", mass=[0.02, 0.2]) == cube.MISSING).all()
+    assert (new.status.sel(experiment="na64mu", mass=[0.02, 0.2]) == cube.Status.MISSING).all()
 
 
 @pytest.mark.parametrize(
@@ -224,7 +223,7 @@ def test_cli_scan_on_a_scheduler_and_info(client2, tmp_path, capsys):
 
 def _task(**changes) -> PointTask:
     spec = load_scan(QUICK)
-    from mcpdask.scan import make_task
+    from mcpdask.scanning import make_task
 
     task = make_task(spec, spec.experiment("ldmx"), 8.0, 0.1)
     from dataclasses import replace
@@ -235,13 +234,13 @@ def _task(**changes) -> PointTask:
 def test_point_above_threshold_is_below_threshold_status():
     # 2 m_chi = 10 GeV > E0 = 8 GeV: no pair can be made
     result = compute_point(_task(mass_gev=5.0))
-    assert result["status"] == cube.BELOW_THRESHOLD and result["sigma"] == 0.0
+    assert result["status"] == cube.Status.BELOW_THRESHOLD and result["sigma"] == 0.0
     assert "no signal" in result["reason"]
 
 
 def test_bad_physics_input_is_a_failed_point_with_a_reason():
     result = compute_point(_task(x_edges=(0.5, 0.4, 0.3)))
-    assert result["status"] == cube.FAILED
+    assert result["status"] == cube.Status.FAILED
     assert "PhysicsInputError" in result["reason"]
     assert np.all(np.isnan(result["dsigma_dx"]))
 
@@ -280,7 +279,7 @@ def _fake(task):
         "Q": 0.5,
         "n_eval": 1,
         "wall_s": 0.0,
-        "status": cube.CONVERGED,
+        "status": cube.Status.CONVERGED,
         "reason": None,
     }
 
@@ -294,7 +293,7 @@ def test_lost_point_stays_missing_and_is_retried(tmp_path):
         report = mcpdask.scan(QUICK, store, client, progress=False, point_function=_flaky)
         assert report.n_lost == 2 and report.n_written == 4
         ds = mcpdask.open_cube(store)
-        assert (ds.status.sel(mass=0.1) == cube.MISSING).all()
+        assert (ds.status.sel(mass=0.1) == cube.Status.MISSING).all()
         report = mcpdask.scan(QUICK, store, client, progress=False, point_function=_fake)
         assert report.n_submitted == 2 and report.n_lost == 0
 

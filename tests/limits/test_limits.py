@@ -1,4 +1,4 @@
-"""Lazy yields and epsilon limits from a cube (mcpdask.reach) and the `limits` / `reach` commands.
+"""Lazy yields and epsilon limits from a cube (mcpdask.limits) and the `limits` / `reach` commands.
 
 Every test builds a small synthetic cube with the stored schema and known analytic dsigma/dx, so
 each yield can be checked against a hand calculation.
@@ -18,18 +18,29 @@ import pytest
 import xarray as xr
 from scipy import stats
 
+from mcpdask.cube.schema import (
+    MARKER_ATTR,
+    MARKER_VALUE,
+    SCHEMA_ATTR,
+    SCHEMA_VERSION,
+    experiment_definitions,
+)
+from mcpdask.data import bounds_dir
 from mcpdask.errors import MaskedPointsWarning, McpdaskError, PhysicsInputError
-from mcpdask.physics.mesons import PDG_VECTOR_MESONS
-from mcpdask.reach import (
+from mcpdask.experiments import load_experiment
+from mcpdask.limits import (
+    Exposure,
+    Statistics,
     eps_limits,
     integrate_x,
     poisson_upper_limit,
     reach_window,
     signal_yield,
 )
+from mcpdask.physics.mesons import PDG_VECTOR_MESONS
 from mcpdask.references import ReferenceCurve, read_reference_curve, read_reference_curves
 
-SHARED_LIMITS = Path(__file__).resolve().parents[2] / "shared" / "data" / "limits"
+SHARED_LIMITS = bounds_dir()
 NA64MU_DSIGMA_PB = 2.0  # constant dsigma/dx of the synthetic NA64mu cube, pb
 EDGES = np.linspace(0.0, 1.0, 21)  # 20 bins of width 0.05
 MASSES = np.array([0.01, 0.05, 0.1, 0.25, 0.3, 0.4])
@@ -40,10 +51,6 @@ def dsigma_ldmx(x, mass):
     return 10.0 * (1.0 + x) * np.ones_like(mass)
 
 
-try:  # the store marker of mcpdask.cube, so that `mcpdask.open_cube` accepts the synthetic cube
-    from mcpdask.cube import MARKER_ATTR, MARKER_VALUE, SCHEMA_ATTR, SCHEMA_VERSION
-except ImportError:  # pragma: no cover - before cube.py exists
-    MARKER_ATTR, MARKER_VALUE, SCHEMA_ATTR, SCHEMA_VERSION = "mcpdask_cube", "", "schema", 1
 CUBE_ATTRS = {
     MARKER_ATTR: MARKER_VALUE,
     SCHEMA_ATTR: SCHEMA_VERSION,
@@ -53,6 +60,10 @@ CUBE_ATTRS = {
     "vegas_precision": 0.01,
     "vegas_max_evals": 1000,
     "scan_seed": 0,
+    # what a scan records: the shipped definitions (LDMX with its meson block)
+    "experiment_definitions": experiment_definitions(
+        [load_experiment("na64mu"), load_experiment("ldmx")]
+    ),
 }
 
 
@@ -159,20 +170,28 @@ def test_eps_squared_lot_and_thickness_scaling(cube):
     base = signal_yield(cube, channels="brem")["n_signal"]
     small_eps = signal_yield(cube, channels="brem", eps=1e-3)["n_signal"]
     np.testing.assert_allclose(small_eps.values, 1e-6 * base.values, rtol=1e-12)
-    doubled = signal_yield(cube, channels="brem", leptons_on_target={"na64mu": 2e14})["n_signal"]
+    doubled = signal_yield(cube, Exposure(leptons_on_target={"na64mu": 2e14}), channels="brem")[
+        "n_signal"
+    ]
     np.testing.assert_allclose(doubled.sel(experiment="na64mu"), 2 * base.sel(experiment="na64mu"))
     np.testing.assert_allclose(doubled.sel(experiment="ldmx"), base.sel(experiment="ldmx"))
-    thin = signal_yield(cube, channels="brem", thickness_cm=1.0, efficiency=0.5)["n_signal"]
+    thin = signal_yield(cube, Exposure(thickness_cm=1.0, efficiency=0.5), channels="brem")[
+        "n_signal"
+    ]
     ratio = thin / base
     np.testing.assert_allclose(ratio.sel(experiment="na64mu"), 0.5 / (40 * 0.5612))
     np.testing.assert_allclose(ratio.sel(experiment="ldmx"), 0.5 / (0.4 * 8.897))
-    lim = eps_limits(cube, leptons_on_target=[1e12, 1e14, 1e16], channels="brem")
+    lim = eps_limits(cube, Exposure(leptons_on_target=[1e12, 1e14, 1e16]), channels="brem")
     assert lim.dims == ("experiment", "mass", "channel", "exposure")
     np.testing.assert_allclose(lim.sel(exposure=1e12) / lim.sel(exposure=1e16), 100.0)
-    alias = eps_limits(cube, exposure=[1e12, 1e14, 1e16], channels="brem")  # mcpdask.limits style
-    xr.testing.assert_identical(alias, lim)
+    # a thickness in radiation lengths is each experiment's own X0 (Pb 0.5612 cm, Al 8.897 cm)
+    in_x0 = signal_yield(cube, Exposure(thickness_x0=2.0), channels="brem")["n_signal"]
+    in_cm = signal_yield(
+        cube, Exposure(thickness_cm={"na64mu": 2 * 0.5612, "ldmx": 2 * 8.897}), channels="brem"
+    )["n_signal"]
+    xr.testing.assert_allclose(in_x0, in_cm)
     with pytest.raises(PhysicsInputError, match="not both"):
-        eps_limits(cube, exposure=1e12, leptons_on_target=1e12)
+        Exposure(thickness_cm=1.0, thickness_x0=1.0)
 
 
 def test_energy_selection(cube):
@@ -200,7 +219,7 @@ def test_partial_bin_is_exact_for_linear_spectrum(cube):
     """x_min = 0.73 falls inside the bin [0.70, 0.75]: for 10 (1 + x) pb the rule is exact,
     I = 10 (0.27 + (1 - 0.73^2) / 2) = 5.03550 pb."""
     full = signal_yield(cube, experiment="ldmx", channels="brem")["n_signal"]
-    cut = signal_yield(cube, experiment="ldmx", channels="brem", x_min=0.73)["n_signal"]
+    cut = signal_yield(cube, Exposure(x_min=0.73), experiment="ldmx", channels="brem")["n_signal"]
     np.testing.assert_allclose(cut / full, 5.0355 / 5.55, rtol=1e-12)
 
 
@@ -241,14 +260,16 @@ def test_partial_bin_accuracy_for_curved_spectrum():
 
 
 def test_cut_on_bin_edges_is_plain_bin_sum(cube):
-    n = signal_yield(cube, experiment="ldmx", channels="brem", x_min=0.5)["n_signal"]
+    n = signal_yield(cube, Exposure(x_min=0.5), experiment="ldmx", channels="brem")["n_signal"]
     ref = signal_yield(cube, experiment="ldmx", channels="brem")["n_signal"]
     # 10 * (0.5 + (1 - 0.25) / 2) = 8.75 pb against 5.55 pb
     np.testing.assert_allclose(n / ref, 8.75 / 5.55, rtol=1e-12)
 
 
 def test_x_min_array_broadcasts(cube):
-    n = signal_yield(cube, experiment="ldmx", channels="brem", x_min=[0.6, 0.7, 0.8])["n_signal"]
+    n = signal_yield(cube, Exposure(x_min=[0.6, 0.7, 0.8]), experiment="ldmx", channels="brem")[
+        "n_signal"
+    ]
     assert "x_cut" in n.dims
     assert (n.diff("x_cut") < 0).all()
 
@@ -276,18 +297,18 @@ def test_limit_cl_background_and_n_up(cube):
     base = eps_limits(cube, channels="brem")
     n1 = signal_yield(cube, channels="brem")["n_signal"]
     np.testing.assert_allclose(base, np.sqrt(-math.log(0.1) / n1), rtol=1e-12)
-    paper = eps_limits(cube, channels="brem", n_up=2.3)
+    paper = eps_limits(cube, None, Statistics(n_up=2.3), channels="brem")
     np.testing.assert_allclose(paper, np.sqrt(2.3 / n1), rtol=1e-12)
-    cl95 = eps_limits(cube, channels="brem", cl=0.95)
+    cl95 = eps_limits(cube, None, Statistics(cl=0.95), channels="brem")
     np.testing.assert_allclose(cl95 / base, math.sqrt(math.log(20) / math.log(10)), rtol=1e-12)
-    with_bkg = eps_limits(cube, channels="brem", background=3.0)
+    with_bkg = eps_limits(cube, None, Statistics(background=3.0), channels="brem")
     assert (with_bkg > base).all()
     with pytest.raises(PhysicsInputError, match="either n_up or cl/background"):
-        eps_limits(cube, n_up=2.3, background=1.0)
+        eps_limits(cube, None, Statistics(n_up=2.3, background=1.0))
     with pytest.raises(PhysicsInputError, match="1.5"):
-        eps_limits(cube, cl=1.5)
+        eps_limits(cube, None, Statistics(cl=1.5))
     with pytest.raises(PhysicsInputError, match="-1"):
-        eps_limits(cube, background=-1.0)
+        eps_limits(cube, None, Statistics(background=-1.0))
 
 
 # --------------------------------------------------------------------------------------------
@@ -331,7 +352,9 @@ def test_meson_channel_and_combined(cube):
 
 def test_meson_yields_scale_with_exposure_and_override(cube):
     n = signal_yield(cube, experiment="ldmx", channels="rho")["n_signal"]
-    doubled = signal_yield(cube, experiment="ldmx", channels="rho", leptons_on_target=4e16)
+    doubled = signal_yield(
+        cube, Exposure(leptons_on_target=4e16), experiment="ldmx", channels="rho"
+    )
     np.testing.assert_allclose(doubled["n_signal"], 2 * n)
     custom = signal_yield(
         cube,
@@ -421,8 +444,9 @@ def test_nan_data_in_a_converged_point_gives_nan_not_a_number():
     ],
 )
 def test_bad_input_gives_one_line_error(cube, kwargs, needle):
+    selection = {k: kwargs.pop(k) for k in ("experiment", "channels") if k in kwargs}
     with pytest.raises(McpdaskError) as info:
-        eps_limits(cube, **kwargs)
+        eps_limits(cube, Exposure(**kwargs), **selection)
     message = str(info.value)
     assert needle in message
     assert "\n" not in message
@@ -480,7 +504,7 @@ def test_limits_for_100_exposures_are_lazy_and_read_each_chunk_once(tmp_path, mo
 
     exposures = xr.DataArray(np.logspace(12, 17, 100), dims="exposure")
     exposures = exposures.assign_coords(exposure=exposures.values)
-    lim = eps_limits(cube, leptons_on_target=exposures)
+    lim = eps_limits(cube, Exposure(leptons_on_target=exposures))
     # building the result read only the small status chunks, no spectrum chunk
     assert not [k for k in store.reads if k.startswith(("dsigma_dx/", "dsigma_dx_err/"))]
     assert lim.chunks is not None  # still lazy
@@ -576,8 +600,9 @@ def test_cli_limits_table_csv_json(tmp_path, capsys):
     assert "na64mu" in out and "ldmx" in out and "combined" in out
     code, out, err = run_cli(["limits", str(path), "--format", "csv", "--channels", "brem"], capsys)
     assert code == 0, err
-    lines = out.strip().splitlines()
+    lines = [ln for ln in out.strip().splitlines() if not ln.startswith("#")]
     assert lines[0].startswith("experiment,channel,mass_GeV,eps_limit")
+    assert "# statistics:" in out and "# na64mu:" in out  # the assumptions travel with the numbers
     row = next(ln for ln in lines if ln.startswith("na64mu,brem,0.05,"))
     assert float(row.split(",")[3]) == pytest.approx(0.1763358, rel=1e-6)
     code, out, err = run_cli(
@@ -586,7 +611,9 @@ def test_cli_limits_table_csv_json(tmp_path, capsys):
     )
     assert code == 0, err
     data = json.loads(out)
-    brem = data["na64mu"]["channels"]["brem"]
+    assert data["assumptions"]["n_up"] == pytest.approx(2.302585, rel=1e-6)
+    assert data["experiments"]["na64mu"]["leptons_on_target"] == 1e16
+    brem = data["experiments"]["na64mu"]["channels"]["brem"]
     assert brem["eps_limit"][0] == pytest.approx(0.01763358, rel=1e-6)
 
 

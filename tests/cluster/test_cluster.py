@@ -17,7 +17,7 @@ from mcpdask import cluster, cube
 from mcpdask.cli import main
 from mcpdask.errors import ConfigError, McpdaskError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 QUICK = ROOT / "configs" / "quick.yaml"
 PROFILES = ROOT / "deploy" / "jobqueue.yaml"
 
@@ -271,7 +271,7 @@ def _fake(task):
         "Q": 0.5,
         "n_eval": 1,
         "wall_s": 0.0,
-        "status": cube.CONVERGED,
+        "status": cube.Status.CONVERGED,
         "reason": None,
     }
 

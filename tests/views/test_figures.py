@@ -11,6 +11,7 @@ import pytest
 
 import mcpdask
 from mcpdask.cli import main
+from mcpdask.data import bounds_dir
 from mcpdask.errors import McpdaskError, ReferenceCurveError, StoreError
 from mcpdask.references import read_reference_curve, read_reference_curves
 from mcpdask.views.browser import NOMINAL, LimitBrowser
@@ -18,8 +19,8 @@ from mcpdask.views.figures import write_figures
 
 pytestmark = pytest.mark.timeout(300)
 
-LIMITS = Path(__file__).parents[1].parent / "shared" / "data" / "limits"
-NOTEBOOK = Path(__file__).parents[1] / "notebooks" / "browse_limits.ipynb"
+LIMITS = bounds_dir()
+NOTEBOOK = Path(__file__).parents[2] / "notebooks" / "browse_limits.ipynb"
 GOOD = "# toy bound, source: made up for a test\nmass_GeV,eps\n0.01,1e-3\n0.1,2e-3\n1.0,1e-2\n"
 
 

@@ -1,6 +1,5 @@
 """The cube's Zarr schema: creation, point writes, extension, validation and refusals."""
 
-from pathlib import Path
 
 import dask.array as da
 import numpy as np
@@ -9,9 +8,9 @@ import zarr
 
 from mcpdask import cube
 from mcpdask.errors import StoreError
-from mcpdask.experiments import load_scan
+from mcpdask.experiments import CONFIG_DIR, load_scan
 
-QUICK = Path(__file__).resolve().parents[1] / "configs" / "quick.yaml"
+QUICK = CONFIG_DIR / "quick.yaml"
 
 
 @pytest.fixture
@@ -36,7 +35,7 @@ def fake_result(nbins, value):
         "Q": 0.4,
         "n_eval": 1000,
         "wall_s": 0.5,
-        "status": cube.CONVERGED,
+        "status": cube.Status.CONVERGED,
         "reason": None,
     }
 
@@ -74,7 +73,7 @@ def test_schema_units_and_provenance(store, spec):
     assert list(ds.target.values) == ["Pb", "Al"]
     assert ds.leptons_on_target.sel(experiment="ldmx") == 2e16
     a = ds.attrs
-    assert a[cube.MARKER_ATTR] == cube.MARKER_VALUE and a[cube.SCHEMA_ATTR] == cube.SCHEMA_VERSION
+    assert a[cube.schema.MARKER_ATTR] == cube.schema.MARKER_VALUE and a[cube.schema.SCHEMA_ATTR] == cube.SCHEMA_VERSION
     assert (a["process"], a["method"], a["inelastic"]) == ("mcp", "etl", False)
     assert (a["vegas_precision"], a["vegas_max_evals"], a["scan_seed"]) == (
         spec.vegas.precision,
@@ -88,7 +87,7 @@ def test_schema_units_and_provenance(store, spec):
 def test_empty_cube_is_missing_and_lazy(store):
     ds = cube.open_cube(store)
     assert isinstance(ds.dsigma_dx.data, da.Array)
-    assert (ds.status == cube.MISSING).all()
+    assert (ds.status == cube.Status.MISSING).all()
     assert ds.sigma.isnull().all()
 
 
@@ -104,18 +103,18 @@ def test_point_write_touches_only_that_point(store):
     writer.write("ldmx", 8.0, 0.1, fake_result(20, 3.0))
     ds = cube.open_cube(store)
     point = ds.sel(experiment="ldmx", energy=8.0, mass=0.1)
-    assert point.status == cube.CONVERGED and point.sigma == 3.0
+    assert point.status == cube.Status.CONVERGED and point.sigma == 3.0
     assert np.all(point.dsigma_dx.values == 3.0)
-    assert int((ds.status != cube.MISSING).sum()) == 1
+    assert int((ds.status != cube.Status.MISSING).sum()) == 1
     assert int(ds.sigma.notnull().sum()) == 1
 
 
 def test_failure_reason_is_kept(store):
     writer = cube.PointWriter(store)
-    result = fake_result(20, np.nan) | {"status": cube.FAILED, "reason": "ValueError: boom"}
+    result = fake_result(20, np.nan) | {"status": cube.Status.FAILED, "reason": "ValueError: boom"}
     writer.write("na64mu", 160.0, 0.5, result)
     ds = cube.open_cube(store)
-    assert ds.status.sel(experiment="na64mu", energy=160.0, mass=0.5) == cube.FAILED
+    assert ds.status.sel(experiment="na64mu", energy=160.0, mass=0.5) == cube.Status.FAILED
     assert ds.attrs["point_notes"][cube.point_key("na64mu", 160.0, 0.5)] == "ValueError: boom"
     assert "failed na64mu|160.0|0.5: ValueError: boom" in cube.describe(store)
 
@@ -133,7 +132,7 @@ def test_extend_appends_and_open_cube_sorts(store, spec):
     assert list(ds.mass.values) == [0.002, 0.01, 0.05, 0.1, 0.5]
     assert list(ds.energy.values) == [8.0, 100.0, 160.0]
     assert ds.sigma.sel(experiment="ldmx", energy=8.0, mass=0.1) == 3.0
-    assert int((ds.status != cube.MISSING).sum()) == 1
+    assert int((ds.status != cube.Status.MISSING).sum()) == 1
     assert cube.extend_cube(store, bigger) == {"experiment": [], "energy": [], "mass": []}
 
 
@@ -209,7 +208,7 @@ def test_foreign_stores_are_refused(tmp_path):
 
 
 def test_other_schema_version_is_refused(store):
-    zarr.open_group(store, mode="r+").attrs[cube.SCHEMA_ATTR] = 99
+    zarr.open_group(store, mode="r+").attrs[cube.schema.SCHEMA_ATTR] = 99
     with pytest.raises(StoreError, match="schema version 99"):
         cube.open_cube(store)
 

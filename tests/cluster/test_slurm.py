@@ -17,13 +17,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from mcpdask.scanning import compute_point
 
 import mcpdask
 from mcpdask import cluster
 from mcpdask.cli import main
-from mcpdask.scan import compute_point
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 QUICK = ROOT / "configs" / "quick.yaml"
 PROFILES = ROOT / "deploy" / "jobqueue.yaml"
 JOBCOMP = Path("/var/log/slurm/jobcomp.txt")

@@ -17,6 +17,7 @@ in which order it is computed (that is itself checked here).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import signal
@@ -72,8 +73,10 @@ import os, signal, sys
 
 import zarr.storage._local as local
 
+import contextlib
+
+import mcpdask.cluster as cluster
 import mcpdask.cube as cube
-import mcpdask.scan as scan
 from mcpdask.cli import main
 
 phase, nth, pattern = os.environ.get("CRASH_AT", "none:0:").split(":")
@@ -112,15 +115,16 @@ def put(path, value, exclusive=False):
 local._put = put
 
 
+@contextlib.contextmanager
 def threads(n_workers):
-    from distributed import Client, LocalCluster
+    from distributed import LocalCluster
 
-    cluster = LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
-                           dashboard_address=None)
-    return Client(cluster), cluster
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                      dashboard_address=None) as local_cluster:
+        yield local_cluster
 
 
-scan._local_client = threads
+cluster._local_cluster = threads
 sys.exit(main(sys.argv[1:]))
 '''
 
@@ -187,7 +191,7 @@ def assert_identical(store: Path, ref: Path) -> None:
 def assert_done_points_match(store: Path, ref: Path) -> np.ndarray:
     """Every done point of `store` equals the reference bit for bit; returns the done mask."""
     got, want = numbers(store), numbers(ref)
-    done = got["status"] != cube.MISSING
+    done = got["status"] != cube.Status.MISSING
     for name in NUMBERS:
         a = got[name][done]
         b = want[name][_positions(got, want)][done]
@@ -315,7 +319,7 @@ def test_crash_points_of_a_scan_lose_nothing(tmp_path, configs, reference):
     # finishes it, then computes the new points
     out = run_driver(driver, "extend:9:zarr.json", configs["bigger"], "--store", store)
     assert out.returncode == KILLED, out.stderr[-2000:]
-    assert cube.read_store_attrs(store).get(cube.EXTENDING_ATTR)
+    assert cube.read_store_attrs(store).get(cube.schema.EXTENDING_ATTR)
     out = run_driver(driver, "none:0:", configs["bigger"], "--store", store)
     assert out.returncode == 0, out.stderr[-2000:]
     assert_identical(store, reference["bigger"])
@@ -352,7 +356,7 @@ def test_interrupted_extension_is_finished_by_a_reader(
     # the first write is the plan: killed there, nothing changed; after it, the extension is done
     masses = 12 if nth == 1 else 14
     assert f"masses: {masses} from" in capsys.readouterr().out
-    assert not cube.read_store_attrs(store).get(cube.EXTENDING_ATTR)
+    assert not cube.read_store_attrs(store).get(cube.schema.EXTENDING_ATTR)
     assert_done_points_match(store, reference["bigger"])
 
 
@@ -425,7 +429,7 @@ def test_two_scans_started_together_write_each_point_once(tmp_path, configs, ref
     assert sum(h["points_submitted"] for h in history) == 24  # every point computed once
 
 
-def test_stale_lock_file_of_a_dead_process_is_taken_over(tmp_path, configs, reference):
+def test_stale_lock_file_of_a_dead_process_is_taken_over(tmp_path, configs, reference, caplog):
     store = tmp_path / "stale.zarr"
     shutil.copytree(reference["small"], store)
     dead = subprocess.run(
@@ -435,8 +439,9 @@ def test_stale_lock_file_of_a_dead_process_is_taken_over(tmp_path, configs, refe
         check=True,
     )
     cube.lock_path(store).write_text(json.dumps({"pid": int(dead.stdout), "host": "here"}))
-    logs = []
-    mcpdask.scan(configs["small"], store, progress=False, log=logs.append)
+    with caplog.at_level(logging.INFO, logger="mcpdask"):
+        mcpdask.scan(configs["small"], store, progress=False)
+    logs = caplog.messages
     assert any(f"pid {int(dead.stdout)}" in m and "no longer running" in m for m in logs)
     assert not cube.lock_path(store).exists()
 
@@ -474,14 +479,14 @@ def test_failing_points_are_recorded_and_the_scan_goes_on(
     raised = cube.point_key("na64mu", 160.0, 0.01)
     nan = cube.point_key("na64mu", 160.0, 0.1)
     budget = cube.point_key("ldmx", 8.0, 0.1)
-    assert int(ds.status.sel(experiment="na64mu", mass=0.01, energy=160.0)) == cube.FAILED
-    assert int(ds.status.sel(experiment="na64mu", mass=0.1, energy=160.0)) == cube.FAILED
-    assert int(ds.status.sel(experiment="ldmx", mass=0.1, energy=8.0)) == cube.BUDGET_EXHAUSTED
+    assert int(ds.status.sel(experiment="na64mu", mass=0.01, energy=160.0)) == cube.Status.FAILED
+    assert int(ds.status.sel(experiment="na64mu", mass=0.1, energy=160.0)) == cube.Status.FAILED
+    assert int(ds.status.sel(experiment="ldmx", mass=0.1, energy=8.0)) == cube.Status.BUDGET_EXHAUSTED
     assert "RuntimeError: integrand blew up" in notes[raised]
     assert "sigma = nan" in notes[nan] and "stored as failed" in notes[nan]
     assert "precision 1e-05 not reached" in notes[budget]
     assert np.isnan(float(ds.sigma.sel(experiment="na64mu", mass=0.1, energy=160.0)))
-    converged = int((ds.status == cube.CONVERGED).sum())
+    converged = int((ds.status == cube.Status.CONVERGED).sum())
     assert converged == 24 - 3 - 3  # the rest went on (3 LDMX points are below threshold)
     assert main(["info", str(store)]) == 0
     out = capsys.readouterr().out
@@ -511,7 +516,7 @@ def test_failing_points_are_recorded_and_the_scan_goes_on(
     ],
 )
 def test_unusable_results_become_failed_points(bad, why):
-    from mcpdask.scan import checked_result
+    from mcpdask.cube import PointResult, Status
 
     good = {
         "dsigma_dx": np.ones(20),
@@ -522,12 +527,12 @@ def test_unusable_results_become_failed_points(bad, why):
         "Q": 0.5,
         "n_eval": 1000,
         "wall_s": 0.1,
-        "status": cube.CONVERGED,
+        "status": cube.Status.CONVERGED,
         "reason": None,
     }
-    assert checked_result(good, 20)["status"] == cube.CONVERGED
-    out = checked_result(good | bad, 20)
-    assert out["status"] == cube.FAILED and why in out["reason"]
+    assert PointResult.coerce(good, 20).status is Status.CONVERGED
+    out = PointResult.coerce(good | bad, 20)
+    assert out.status is Status.FAILED and why in out.reason
 
 
 # --------------------------------------------------------------------------------------------
@@ -537,7 +542,7 @@ def test_unusable_results_become_failed_points(bad, why):
 def _chunk(store: Path, var: str) -> Path:
     """The chunk file of `var` of the first converged point."""
     status = zarr.open_group(store, mode="r")["status"][...]
-    idx = tuple(int(i) for i in np.argwhere(status == cube.CONVERGED)[0])
+    idx = tuple(int(i) for i in np.argwhere(status == cube.Status.CONVERGED)[0])
     return store / var / "c" / "/".join(map(str, idx + ((0,) if var.startswith("dsigma") else ())))
 
 
@@ -674,8 +679,8 @@ def test_other_seed_changes_numbers_within_their_errors(tmp_path, configs, refer
     store = tmp_path / "seed12.zarr"
     mcpdask.scan(config, store, threads, progress=False)
     a, b = numbers(store), numbers(reference["small"])
-    measured = a["status"] == cube.CONVERGED
-    assert np.array_equal(measured, b["status"] == cube.CONVERGED)
+    measured = a["status"] == cube.Status.CONVERGED
+    assert np.array_equal(measured, b["status"] == cube.Status.CONVERGED)
     sa, sb = a["sigma"][measured], b["sigma"][measured]
     ea, eb = a["sigma_err"][measured], b["sigma_err"][measured]
     assert np.all(sa != sb)  # other random numbers
@@ -702,7 +707,7 @@ efficiency: 0.5
 
 
 def test_exposure_change_updates_the_store_without_recomputing(
-    tmp_path, configs, reference, threads
+    tmp_path, configs, reference, threads, caplog
 ):
     store = tmp_path / "exposure.zarr"
     shutil.copytree(reference["small"], store)
@@ -712,8 +717,9 @@ def test_exposure_change_updates_the_store_without_recomputing(
     config = write_config(d, SMALL)
     before = numbers(store)
     eps_before = _limit(store)
-    logs = []
-    report = mcpdask.scan(config, store, threads, progress=False, log=logs.append)
+    with caplog.at_level(logging.INFO, logger="mcpdask"):
+        report = mcpdask.scan(config, store, threads, progress=False)
+    logs = caplog.messages
     assert report.n_submitted == 0
     assert any("leptons_on_target 1e+14 -> 5e+12" in m for m in logs), logs
     ds = mcpdask.open_cube(store)

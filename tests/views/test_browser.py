@@ -13,13 +13,14 @@ import pytest
 
 import mcpdask
 from mcpdask.cli import main
+from mcpdask.data import bounds_dir
 from mcpdask.views.browser import NOMINAL, LimitBrowser
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
-LIMITS = Path(__file__).parents[1].parent / "shared" / "data" / "limits"
+LIMITS = bounds_dir()
 
 # every data source of a curve carries its experiment and channel (columns exp, chan)
 CURVES_JS = """
