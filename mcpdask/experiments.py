@@ -16,7 +16,7 @@ and what is wrong; unknown keys are rejected.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from importlib.resources import files
 from pathlib import Path
 from typing import Any, Literal
@@ -29,6 +29,7 @@ from mcpdask.errors import ConfigError, McpdaskError
 from mcpdask.physics.integrate import METHODS, PROCESSES, VegasSettings
 from mcpdask.physics.materials import Material, get_material
 from mcpdask.physics.mesons import Meson, as_mesons
+from mcpdask.physics.ww import DEFAULT_WW_CONVENTION, WW_CONVENTIONS
 
 CONFIG_DIR = Path(str(files("mcpdask.data") / "configs"))
 """Configs shipped with the package (the repository's configs/ links here)."""
@@ -181,6 +182,16 @@ class Experiment(_Strict):
     @classmethod
     def _target_from_name(cls, value: Any) -> Any:
         """A table name ('Pb') or a mapping {name, Z, A, density_g_cm3, radiation_length_cm}."""
+        if isinstance(value, dict):
+            keys = [f.name for f in fields(Material)]
+            missing = [k for k in keys if k not in value]
+            unknown = [k for k in value if k not in keys]
+            if missing or unknown:
+                raise ValueError(
+                    "a user-defined target needs exactly the keys " + ", ".join(keys)
+                    + "".join(f"; missing key {k!r}" for k in missing)
+                    + "".join(f"; unknown key {k!r}" for k in unknown)
+                )  # fmt: skip
         if isinstance(value, str | dict):
             try:
                 return get_material(value)
@@ -303,9 +314,20 @@ class PhysicsOptions(_Strict):
     """Options that change what is computed; a cube is made under exactly one set of them
     (the list of them: `PhysicsOptions.model_fields`)."""
 
-    process: Literal[PROCESSES] = "mcp"
-    method: Literal[METHODS] = "etl"
+    process: str = "mcp"
+    method: str = "etl"
     inelastic: bool = False
+    ww_convention: str = DEFAULT_WW_CONVENTION
+    """x range and photon-flux t_max of the ww / iww methods (physics.ww.WW_CONVENTIONS)."""
+
+    @field_validator("process", "method", "ww_convention")
+    @classmethod
+    def _known(cls, value: str, info) -> str:
+        allowed = {"process": PROCESSES, "method": METHODS,
+                   "ww_convention": tuple(WW_CONVENTIONS)}[info.field_name]  # fmt: skip
+        if value not in allowed:
+            raise ValueError(f"unknown {info.field_name} {value!r}; allowed: {', '.join(allowed)}")
+        return value
 
 
 class _VegasConfig(_Strict):

@@ -5,10 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import mcpdask
 from mcpdask.errors import ConfigError
 from mcpdask.experiments import CONFIG_DIR, load_experiment, load_scan
-
-REPO_CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:
@@ -26,12 +25,16 @@ seed: 7
 """
 
 
-def test_packaged_configs_are_the_repository_configs():
-    # the package finds its configs (a link in a source tree, copies in a wheel)
-    for name in ("na64mu", "ldmx", "na64e", "paper", "quick"):
-        assert (CONFIG_DIR / f"{name}.yaml").read_text() == (
-            REPO_CONFIGS / f"{name}.yaml"
-        ).read_text()
+def test_shipped_configs_are_package_data_and_load():
+    """The configs live inside the package (importlib.resources, as in a wheel) and each one
+    loads: experiments as experiments, scans as scans, also by bare name."""
+    assert CONFIG_DIR.is_relative_to(Path(mcpdask.__file__).parent)
+    names = sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+    assert names == ["ldmx", "na64e", "na64mu", "paper", "quick"]
+    for name in ("na64mu", "ldmx", "na64e"):
+        assert load_experiment(name).name == name
+    for name in ("paper", "quick"):
+        assert load_scan(name).name == name
 
 
 def test_na64mu_matches_physics_md_section_6():
@@ -42,7 +45,7 @@ def test_na64mu_matches_physics_md_section_6():
     assert exp.thickness_x0 == 40.0
     assert exp.thickness_cm == pytest.approx(40 * 0.5612)
     assert (exp.x_min, exp.x_max, exp.efficiency) == (0.5, 1.0, 1.0)
-    assert exp.mesons == []
+    assert exp.mesons == ()
 
 
 def test_ldmx_matches_physics_md_sections_5_and_6():
@@ -52,22 +55,29 @@ def test_ldmx_matches_physics_md_sections_5_and_6():
     assert exp.thickness_x0 == 0.4
     assert exp.x_min == 0.7
     mesons = {m.name: m for m in exp.mesons}
-    assert set(mesons) == {"rho", "omega", "phi", "J/psi"}
+    assert set(mesons) == {"rho", "omega", "phi", "jpsi"}  # names canonicalised
     n_rho = mesons["rho"].yield_at_nominal_exposure
     assert n_rho == 5e10
     assert mesons["omega"].yield_at_nominal_exposure == pytest.approx(0.15 * n_rho)
     assert mesons["phi"].yield_at_nominal_exposure == pytest.approx(0.05 * n_rho)
-    assert mesons["J/psi"].yield_at_nominal_exposure == 0.0
+    assert mesons["jpsi"].yield_at_nominal_exposure == 0.0
     assert mesons["rho"].mass_gev == 0.77526 and mesons["rho"].br_ee == 4.72e-5
     assert mesons["phi"].mass_gev == 1.019461 and mesons["phi"].br_ee == 2.979e-4
-    assert all("ESTIMATE" in m.note for m in exp.mesons)
+    assert all("ESTIMATE" in m.source for m in exp.mesons)
 
 
 @pytest.mark.parametrize("name", ["na64mu", "ldmx", "na64e"])
 def test_every_number_has_a_source(name):
     exp = load_experiment(name)
-    numbers = {"lepton", "energy_gev", "leptons_on_target", "target", "x_min", "x_max",
-               "efficiency"}
+    numbers = {
+        "lepton",
+        "energy_gev",
+        "leptons_on_target",
+        "target",
+        "x_min",
+        "x_max",
+        "efficiency",
+    }
     assert numbers | {"thickness_x0"} <= set(exp.sources)
     assert all(len(text) > 10 for text in exp.sources.values())
 
@@ -79,7 +89,7 @@ def test_na64e_exposure_is_marked_as_an_estimate():
 
 
 def test_paper_scan():
-    spec = load_scan(REPO_CONFIGS / "paper.yaml")
+    spec = load_scan(CONFIG_DIR / "paper.yaml")
     assert [e.name for e in spec.experiments] == ["na64mu", "ldmx"]
     assert spec.masses_gev.size >= 40
     assert spec.masses_gev[0] == pytest.approx(1e-3) and spec.masses_gev[-1] == pytest.approx(1.0)
@@ -94,14 +104,19 @@ def test_paper_scan():
 
 
 def test_quick_scan_is_small():
-    spec = load_scan(REPO_CONFIGS / "quick.yaml")
+    spec = load_scan(CONFIG_DIR / "quick.yaml")
     assert len(spec.points()) <= 10
     assert spec.x_edges.size - 1 == 20
 
 
 def test_yaml_1_2_floats_and_energy_override(tmp_path):
-    path = write(tmp_path, "s.yaml", GOOD_SCAN.replace("[ldmx]", "[{name: ldmx, energies_gev: [4, 8.0]}]")
-                 .replace("[0.01, 0.1]", "[1e-2, 0.1, 1e-2]"))
+    path = write(
+        tmp_path,
+        "s.yaml",
+        GOOD_SCAN.replace("[ldmx]", "[{name: ldmx, energies_gev: [4, 8.0]}]").replace(
+            "[0.01, 0.1]", "[1e-2, 0.1, 1e-2]"
+        ),
+    )
     spec = load_scan(path)
     assert spec.energies_gev == {"ldmx": (4.0, 8.0)}
     assert list(spec.masses_gev) == [0.01, 0.1]  # sorted, duplicates removed
@@ -109,7 +124,7 @@ def test_yaml_1_2_floats_and_energy_override(tmp_path):
 
 
 def test_experiment_found_next_to_the_scan_config(tmp_path):
-    text = (REPO_CONFIGS / "ldmx.yaml").read_text().replace("name: ldmx", "name: ldmx_thin")
+    text = (CONFIG_DIR / "ldmx.yaml").read_text().replace("name: ldmx", "name: ldmx_thin")
     write(tmp_path, "ldmx_thin.yaml", text.replace("thickness_x0: 0.4", "thickness_x0: 0.1"))
     spec = load_scan(write(tmp_path, "s.yaml", GOOD_SCAN.replace("[ldmx]", "[ldmx_thin]")))
     assert spec.experiments[0].thickness_x0 == 0.1
@@ -122,14 +137,22 @@ BAD_SCANS = [
     (GOOD_SCAN.replace("seed: 7", "seed: seven"), "seed: Input should be a valid integer"),
     (GOOD_SCAN.replace("[0.01, 0.1]", "[]"), "masses_gev: empty mass grid"),
     (GOOD_SCAN.replace("[0.01, 0.1]", "[0.01, -0.1]"), "masses_gev: masses must be > 0"),
-    (GOOD_SCAN.replace("masses_gev: [0.01, 0.1]", "masses: [0.01, 0.1]"),
-     "did you mean 'masses_gev'"),
-    (GOOD_SCAN.replace("[ldmx]", "[{name: ldmx, energies: [8]}]"),
-     "experiments.0.energies: unknown key; did you mean 'energies_gev'"),
-    (GOOD_SCAN.replace("masses_gev: [0.01, 0.1]",
-                       "mass_grid: {min_gev: 0.1, max_gev: 0.01, num: 3}"), "below min_gev"),
+    (
+        GOOD_SCAN.replace("masses_gev: [0.01, 0.1]", "masses: [0.01, 0.1]"),
+        "did you mean 'masses_gev'",
+    ),
+    (
+        GOOD_SCAN.replace("[ldmx]", "[{name: ldmx, energies: [8]}]"),
+        "experiments.0.energies: unknown key; did you mean 'energies_gev'",
+    ),
+    (
+        GOOD_SCAN.replace(
+            "masses_gev: [0.01, 0.1]", "mass_grid: {min_gev: 0.1, max_gev: 0.01, num: 3}"
+        ),
+        "below min_gev",
+    ),
     (GOOD_SCAN.replace("min: 0.0", "min: 0.8"), "does not cover experiment 'ldmx'"),
-    (GOOD_SCAN.replace("[ldmx]", "[nonexistent]"), "no experiment config named 'nonexistent'"),
+    (GOOD_SCAN.replace("[ldmx]", "[nonexistent]"), "no config named 'nonexistent'"),
     (GOOD_SCAN + "vegas: {precision: 2}\n", "vegas.precision"),
     (GOOD_SCAN + "physics: {method: magic}\n", "unknown method 'magic'"),
     (GOOD_SCAN.replace("seed: 7\n", ""), "seed: required key is missing"),
@@ -150,7 +173,7 @@ BAD_EXPERIMENTS = [
     ("energy_gev: 160.0", 'energy_gev: "160 GeV"', "energy_gev: Input should be a valid number"),
     ("lepton: mu", "lepton: tau", "lepton: Input should be 'e' or 'mu'"),
     ("target: Pb", "target: Unobtainium", "unknown target material 'Unobtainium'"),
-    ("target: Pb", "target: {name: X, Z: 10}", "target.A: required key is missing"),
+    ("target: Pb", "target: {name: X, Z: 10}", "target: a user-defined target needs exactly the keys name, Z, A, density_g_cm3, radiation_length_cm; missing key 'A'"),
     ("thickness_x0: 40.0", "thickness: 40", "or 'thickness_x0'? (units are part of the key"),
     ("x_min: 0.5", "x_min: 1.5", "x_min: Input should be less than 1"),
     ("leptons_on_target: 1.0e+14", "leptons_on_target: true", "leptons_on_target"),
@@ -159,7 +182,7 @@ BAD_EXPERIMENTS = [
 
 @pytest.mark.parametrize(("old", "new", "message"), BAD_EXPERIMENTS)
 def test_bad_experiment_config_names_file_key_and_problem(tmp_path, old, new, message):
-    text = (REPO_CONFIGS / "na64mu.yaml").read_text()
+    text = (CONFIG_DIR / "na64mu.yaml").read_text()
     assert old in text
     path = write(tmp_path, "exp.yaml", text.replace(old, new))
     with pytest.raises(ConfigError) as info:
@@ -169,11 +192,15 @@ def test_bad_experiment_config_names_file_key_and_problem(tmp_path, old, new, me
 
 
 def test_user_defined_target(tmp_path):
-    text = (REPO_CONFIGS / "na64mu.yaml").read_text().replace(
-        "target: Pb",
-        "target: {name: PbWO4, Z: 75.8, A: 180.0, density_g_cm3: 8.28, radiation_length_cm: 0.89}",
+    text = (
+        (CONFIG_DIR / "na64mu.yaml")
+        .read_text()
+        .replace(
+            "target: Pb",
+            "target: {name: PbWO4, Z: 75.8, A: 180.0, density_g_cm3: 8.28, radiation_length_cm: 0.89}",
+        )
     )
     exp = load_experiment(write(tmp_path, "exp.yaml", text))
     assert exp.target.name == "PbWO4"
     assert exp.thickness_cm == pytest.approx(40 * 0.89)
-    assert exp.target_dict["density_g_cm3"] == 8.28
+    assert exp.target.density_g_cm3 == 8.28

@@ -44,10 +44,10 @@ def compatibility_problems(ds: xr.Dataset, spec: ScanSpec) -> list[str]:
     """Why the points of `spec` may not go into the cube `ds` (empty list: they may)."""
     problems = []
     for name, value in spec.physics.model_dump().items():
-        if ds.attrs.get(name) != value:
-            problems.append(
-                f"physics option {name}: store has {ds.attrs.get(name)!r}, scan has {value!r}"
-            )
+        # a cube older than an option was made with its default
+        stored = ds.attrs.get(name, type(spec.physics).model_fields[name].default)
+        if stored != value:
+            problems.append(f"physics option {name}: store has {stored!r}, scan has {value!r}")
     defaults = vegas_attrs(VegasSettings())  # cubes older than some settings used the defaults
     for name, value in (*vegas_attrs(spec.vegas).items(), ("scan_seed", int(spec.seed))):
         stored = ds.attrs.get(name, defaults.get(name))

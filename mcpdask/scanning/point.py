@@ -129,6 +129,7 @@ def compute_point(task: PointTask) -> PointResult:
             vegas_settings=task.vegas,
             seed=task.seed,
             inelastic=task.physics.inelastic,
+            ww_convention=task.physics.ww_convention,
         )
         return PointResult.from_physics(res, task.nbins)
     except Exception as exc:  # noqa: BLE001 - a failed point is recorded, the scan goes on

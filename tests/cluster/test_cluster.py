@@ -15,6 +15,7 @@ import pytest
 import mcpdask
 from mcpdask import cluster, cube
 from mcpdask.cli import main
+from mcpdask.cli.scan import parse_adapt
 from mcpdask.errors import ConfigError, McpdaskError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -148,7 +149,9 @@ def test_unknown_profile_names_the_known_ones(tmp_path, capsys):
     start = time.perf_counter()
     code, out, err = run_cli([QUICK, "--store", store, "--jobqueue", "slrum"], capsys)
     assert code == 2 and time.perf_counter() - start < 10
-    assert "--jobqueue slrum: no such profile" in err and "known profiles: pbs, slurm" in err
+    assert (
+        "jobqueue profile 'slrum': no such profile" in err and "known profiles: pbs, slurm" in err
+    )
     assert "Traceback" not in err and not store.exists()
 
 
@@ -190,13 +193,13 @@ def test_missing_profiles_file_is_a_clear_error(tmp_path, capsys):
 
 @pytest.mark.parametrize("text, expected", [("0:4", (0, 4)), ("2:2", (2, 2))])
 def test_parse_adapt(text, expected):
-    assert cluster.parse_adapt(text) == expected
+    assert parse_adapt(text) == expected
 
 
 @pytest.mark.parametrize("text", ["4", "4:1", "a:b", "-1:2", "0:0", "1:2:3"])
 def test_bad_adapt_is_an_error(text):
     with pytest.raises(McpdaskError, match="--adapt"):
-        cluster.parse_adapt(text)
+        parse_adapt(text)
 
 
 @pytest.mark.parametrize(
@@ -276,30 +279,40 @@ def _fake(task):
     }
 
 
-def test_client_factory_is_called_only_when_points_are_missing(tmp_path):
-    from distributed import Client, LocalCluster
+def test_a_cluster_is_started_only_when_points_are_missing(tmp_path, monkeypatch):
+    """scan() enters client_for(run_on) only when there is something to compute."""
+    import contextlib
 
-    calls = []
+    from distributed import LocalCluster
 
-    class Closer:
-        def __init__(self, cluster):
-            self.cluster = cluster
-            self.closed = False
+    started = []
 
-        def close(self):
-            self.closed = True
-            self.cluster.close()
+    @contextlib.contextmanager
+    def local(n_workers):
+        with LocalCluster(n_workers=1, processes=False, dashboard_address=":0") as lc:
+            started.append(lc)
+            yield lc
 
-    def factory():
-        lc = LocalCluster(n_workers=1, processes=False, dashboard_address=":0")
-        calls.append(Closer(lc))
-        return Client(lc), calls[-1]
-
+    monkeypatch.setattr(cluster, "_local_cluster", local)
     store = tmp_path / "f.zarr"
-    report = mcpdask.scan(QUICK, store, factory, progress=False, point_function=_fake)
-    assert report.n_written == 6 and len(calls) == 1 and calls[0].closed
-    report = mcpdask.scan(QUICK, store, factory, progress=False, point_function=_fake)
-    assert report.n_submitted == 0 and len(calls) == 1  # complete store: no cluster started
+    report = mcpdask.scan(QUICK, store, progress=False, point_function=_fake)
+    assert report.n_written == 6 and len(started) == 1 and started[0].status.name == "closed"
+    report = mcpdask.scan(QUICK, store, progress=False, point_function=_fake)
+    assert report.n_submitted == 0 and len(started) == 1  # complete store: no cluster started
+
+
+def test_run_on_refuses_contradictions():
+    for kwargs, message in [
+        ({"scheduler": "tcp://h:1", "jobqueue": "slurm"}, "not both"),
+        ({"workers": 0}, "must be >= 1"),
+        ({"jobs": 2}, "needs a jobqueue profile"),
+        ({"jobqueue": "slurm", "jobs": 2, "adapt": (0, 2)}, "not both"),
+        ({"jobqueue": "slurm", "adapt": (3, 1)}, "need 0 <= min <= max"),
+    ]:
+        with pytest.raises(McpdaskError, match=message):
+            cluster.RunOn(**kwargs)
+    with pytest.raises(McpdaskError, match="client or a place to run"):
+        mcpdask.scan(QUICK, "x.zarr", object(), run_on=cluster.RunOn())
 
 
 def fake_command(bin_dir: Path, name: str, script: str) -> None:

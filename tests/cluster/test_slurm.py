@@ -7,6 +7,7 @@ Slurm's job history here is the job-completion file of slurm-local.sh (jobcomp/f
 no slurmdbd, so `sacct` has no data) together with `squeue` and `scontrol show job`.
 """
 
+import logging
 import os
 import re
 import shutil
@@ -17,11 +18,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from mcpdask.scanning import compute_point
 
 import mcpdask
 from mcpdask import cluster
 from mcpdask.cli import main
+from mcpdask.scanning import compute_point
 
 ROOT = Path(__file__).resolve().parents[2]
 QUICK = ROOT / "configs" / "quick.yaml"
@@ -192,12 +193,15 @@ def test_cancelled_worker_job_mid_scan_loses_no_point(quick_cube_store, tmp_path
     # the worker jobs inherit this environment (sbatch --export=ALL): they can import slow_point
     path = [str(Path(__file__).parent), *filter(None, [os.environ.get("PYTHONPATH")])]
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(path))
-    messages = []
+    messages = []  # what the batch cluster logs (mcpdask.cluster.jobqueue)
+    handler = logging.Handler(logging.INFO)
+    handler.emit = lambda record: messages.append(record.getMessage())
+    logger = logging.getLogger("mcpdask")
+    monkeypatch.setattr(logger, "level", logging.INFO)
+    logger.addHandler(handler)
     # forget a lost job after 2 s (default 15 s), so that its replacement is seen within the test
     with dask.config.set({"distributed.deploy.lost-worker-timeout": "2s"}):
-        batch = cluster.BatchCluster(
-            cluster.get_profile("slurm"), jobs=2, log=messages.append, replace_interval_s=1.0
-        )
+        batch = cluster.BatchCluster(cluster.get_profile("slurm"), jobs=2, replace_interval_s=1.0)
         try:
             with batch.client() as client:
                 client.wait_for_workers(2, timeout=120)
@@ -252,6 +256,7 @@ def test_cancelled_worker_job_mid_scan_loses_no_point(quick_cube_store, tmp_path
                 )
         finally:
             batch.close()
+            logger.removeHandler(handler)
 
 
 def _slurm_job_id():

@@ -1,5 +1,6 @@
 """The cube's Zarr schema: creation, point writes, extension, validation and refusals."""
 
+import dataclasses
 
 import dask.array as da
 import numpy as np
@@ -9,6 +10,7 @@ import zarr
 from mcpdask import cube
 from mcpdask.errors import StoreError
 from mcpdask.experiments import CONFIG_DIR, load_scan
+from mcpdask.views.tables import cube_summary
 
 QUICK = CONFIG_DIR / "quick.yaml"
 
@@ -25,19 +27,22 @@ def store(tmp_path, spec):
     return path
 
 
-def fake_result(nbins, value):
-    return {
-        "dsigma_dx": np.full(nbins, value),
-        "dsigma_dx_err": np.full(nbins, value / 100),
-        "sigma": value,
-        "sigma_err": value / 100,
-        "chi2_dof": 1.1,
-        "Q": 0.4,
-        "n_eval": 1000,
-        "wall_s": 0.5,
-        "status": cube.Status.CONVERGED,
-        "reason": None,
-    }
+def fake_result(nbins, value, **changes):
+    return cube.PointResult(
+        **{
+            "dsigma_dx": np.full(nbins, value),
+            "dsigma_dx_err": np.full(nbins, value / 100),
+            "sigma": value,
+            "sigma_err": value / 100,
+            "chi2_dof": 1.1,
+            "Q": 0.4,
+            "n_eval": 1000,
+            "wall_s": 0.5,
+            "status": cube.Status.CONVERGED,
+            "reason": None,
+        }
+        | changes
+    )
 
 
 def test_schema_units_and_provenance(store, spec):
@@ -73,7 +78,10 @@ def test_schema_units_and_provenance(store, spec):
     assert list(ds.target.values) == ["Pb", "Al"]
     assert ds.leptons_on_target.sel(experiment="ldmx") == 2e16
     a = ds.attrs
-    assert a[cube.schema.MARKER_ATTR] == cube.schema.MARKER_VALUE and a[cube.schema.SCHEMA_ATTR] == cube.SCHEMA_VERSION
+    assert (
+        a[cube.schema.MARKER_ATTR] == cube.schema.MARKER_VALUE
+        and a[cube.schema.SCHEMA_ATTR] == cube.SCHEMA_VERSION
+    )
     assert (a["process"], a["method"], a["inelastic"]) == ("mcp", "etl", False)
     assert (a["vegas_precision"], a["vegas_max_evals"], a["scan_seed"]) == (
         spec.vegas.precision,
@@ -111,12 +119,12 @@ def test_point_write_touches_only_that_point(store):
 
 def test_failure_reason_is_kept(store):
     writer = cube.PointWriter(store)
-    result = fake_result(20, np.nan) | {"status": cube.Status.FAILED, "reason": "ValueError: boom"}
+    result = fake_result(20, np.nan, status=cube.Status.FAILED, reason="ValueError: boom")
     writer.write("na64mu", 160.0, 0.5, result)
     ds = cube.open_cube(store)
     assert ds.status.sel(experiment="na64mu", energy=160.0, mass=0.5) == cube.Status.FAILED
     assert ds.attrs["point_notes"][cube.point_key("na64mu", 160.0, 0.5)] == "ValueError: boom"
-    assert "failed na64mu|160.0|0.5: ValueError: boom" in cube.describe(store)
+    assert "failed na64mu|160.0|0.5: ValueError: boom" in cube_summary(store)
 
 
 def test_extend_appends_and_open_cube_sorts(store, spec):
@@ -164,7 +172,7 @@ def test_extend_with_a_new_experiment(tmp_path, store, spec):
             "physics option inelastic",
         ),
         (
-            lambda s: s.replace(vegas=s.vegas.model_copy(update={"precision": 0.01})),
+            lambda s: s.replace(vegas=dataclasses.replace(s.vegas, precision=0.01)),
             "vegas_precision",
         ),
         (lambda s: s.replace(seed=s.seed + 1), "scan_seed"),

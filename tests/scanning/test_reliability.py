@@ -481,7 +481,9 @@ def test_failing_points_are_recorded_and_the_scan_goes_on(
     budget = cube.point_key("ldmx", 8.0, 0.1)
     assert int(ds.status.sel(experiment="na64mu", mass=0.01, energy=160.0)) == cube.Status.FAILED
     assert int(ds.status.sel(experiment="na64mu", mass=0.1, energy=160.0)) == cube.Status.FAILED
-    assert int(ds.status.sel(experiment="ldmx", mass=0.1, energy=8.0)) == cube.Status.BUDGET_EXHAUSTED
+    assert (
+        int(ds.status.sel(experiment="ldmx", mass=0.1, energy=8.0)) == cube.Status.BUDGET_EXHAUSTED
+    )
     assert "RuntimeError: integrand blew up" in notes[raised]
     assert "sigma = nan" in notes[nan] and "stored as failed" in notes[nan]
     assert "precision 1e-05 not reached" in notes[budget]
@@ -670,7 +672,9 @@ def test_same_seed_is_bit_identical_across_runs_and_worker_counts(tmp_path, conf
         mcpdask.scan(configs["small"], one, client, progress=False)
     assert_identical(one, reference["small"])  # 1 worker vs 2 threads
     two = tmp_path / "two.zarr"
-    mcpdask.scan(configs["small"], two, n_workers=2, progress=False)  # 2 worker processes
+    mcpdask.scan(
+        configs["small"], two, run_on=mcpdask.RunOn(workers=2), progress=False
+    )  # 2 worker processes
     assert_identical(two, reference["small"])
 
 
@@ -726,7 +730,9 @@ def test_exposure_change_updates_the_store_without_recomputing(
     na = ds.sel(experiment="na64mu")
     assert float(na.leptons_on_target) == 5e12 and float(na.efficiency) == 0.5
     assert float(na.thickness_cm) == pytest.approx(20 * 0.5612)
-    entry = ds.attrs["history"][-1]["exposure_updated"]
+    entry = next(h["exposure_updated"] for h in ds.attrs["history"] if "exposure_updated" in h)
+    # the recorded definition follows the config too
+    assert ds.attrs["experiment_definitions"]["na64mu"]["leptons_on_target"] == 5e12
     assert {e["coordinate"] for e in entry} == {"leptons_on_target", "thickness_cm", "efficiency"}
     after = numbers(store)
     for name in NUMBERS:
@@ -736,7 +742,7 @@ def test_exposure_change_updates_the_store_without_recomputing(
 
 
 def _limit(store):
-    from mcpdask.reach import eps_limits
+    from mcpdask.limits import eps_limits
 
     lim = eps_limits(mcpdask.open_cube(store), experiment="na64mu", channels="brem")
     values = np.asarray(lim.sel(mass=0.1).values, dtype=float).ravel()

@@ -11,13 +11,13 @@ import sys
 import numpy as np
 import pytest
 from distributed import Client, LocalCluster, get_task_stream
-from mcpdask.scanning import PointTask, compute_point, point_seed
 
 import mcpdask
 from mcpdask import cube
 from mcpdask.cli import main
 from mcpdask.errors import StoreError
 from mcpdask.experiments import CONFIG_DIR, load_scan
+from mcpdask.scanning import PointTask, compute_point, point_seed
 
 CONFIGS = CONFIG_DIR
 QUICK = CONFIGS / "quick.yaml"
@@ -234,15 +234,15 @@ def _task(**changes) -> PointTask:
 def test_point_above_threshold_is_below_threshold_status():
     # 2 m_chi = 10 GeV > E0 = 8 GeV: no pair can be made
     result = compute_point(_task(mass_gev=5.0))
-    assert result["status"] == cube.Status.BELOW_THRESHOLD and result["sigma"] == 0.0
-    assert "no signal" in result["reason"]
+    assert result.status is cube.Status.BELOW_THRESHOLD and result.sigma == 0.0
+    assert "no signal" in result.reason
 
 
 def test_bad_physics_input_is_a_failed_point_with_a_reason():
     result = compute_point(_task(x_edges=(0.5, 0.4, 0.3)))
-    assert result["status"] == cube.Status.FAILED
-    assert "PhysicsInputError" in result["reason"]
-    assert np.all(np.isnan(result["dsigma_dx"]))
+    assert result.status is cube.Status.FAILED
+    assert "PhysicsInputError" in result.reason
+    assert np.all(np.isnan(result.dsigma_dx))
 
 
 def test_point_seed_depends_only_on_the_point():
