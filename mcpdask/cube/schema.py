@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from mcpdask.errors import StoreError
-from mcpdask.experiments import PhysicsOptions
 
 if TYPE_CHECKING:  # pragma: no cover
     import xarray as xr
@@ -174,8 +173,10 @@ INDEX_COORDS: dict[str, tuple[str, str]] = {
 }
 """Index coordinates: (units, long_name)."""
 
-PHYSICS_ATTRS = tuple(PhysicsOptions.model_fields)
-VEGAS_ATTRS = ("vegas_precision", "vegas_max_evals", "scan_seed")
+REQUIRED_ATTRS = ("process", "method", "inelastic", "vegas_precision", "vegas_max_evals",
+                  "scan_seed")  # fmt: skip
+"""Attributes every schema-1 cube has; options added since (ww_convention, the other VEGAS
+settings, experiment_definitions) may be absent from older cubes and then take their defaults."""
 
 
 def index_attrs(name: str) -> dict[str, str]:
@@ -414,7 +415,7 @@ def validate_cube(ds: xr.Dataset, store: Any = "cube") -> None:
     ]
     if not problems and ds.sizes["x_edge"] != ds.sizes["x"] + 1:
         problems.append("x_edge must have one more entry than x")
-    problems += [f"missing attribute {a!r}" for a in (*PHYSICS_ATTRS, *VEGAS_ATTRS) if a not in ds.attrs]
+    problems += [f"missing attribute {a!r}" for a in REQUIRED_ATTRS if a not in ds.attrs]
     if problems:
         raise StoreError(f"{store}: not a valid mcpdask cube: " + "; ".join(problems))
 

@@ -253,6 +253,14 @@ def _resolve_mesons(mesons, names: list[str], sub: xr.Dataset) -> dict[str, tupl
         )
 
     if mesons is None:
+        if "experiment_definitions" not in sub.attrs:
+            warnings.warn(
+                "this cube predates recorded experiment definitions, so it has no meson inputs: "
+                "rerun its scan config on it (`mcpdask scan CONFIG --store STORE`, nothing is "
+                "recomputed) to record them, or pass mesons explicitly",
+                UserWarning,
+                stacklevel=4,
+            )
         return {n: filled(n, recorded_mesons(sub, n)) for n in names}
     if isinstance(mesons, Mapping):
         unknown = [k for k in mesons if k not in names]

@@ -224,3 +224,31 @@ def test_other_schema_version_is_refused(store):
 def test_create_refuses_to_overwrite(store, spec):
     with pytest.raises(StoreError, match="already exists"):
         cube.create_cube(store, spec)
+
+
+def test_a_cube_from_before_the_recorded_definitions_opens_warns_and_is_migrated(
+    quick_cube_store, tmp_path
+):
+    """A schema-1 cube written before ww_convention, the full VEGAS settings and the experiment
+    definitions were recorded: it opens, the meson channel is absent with a warning saying how to
+    record them, and rerunning its scan records them without computing anything."""
+    import shutil
+
+    import mcpdask
+    from mcpdask.limits import eps_limits
+
+    store = tmp_path / "old.zarr"
+    shutil.copytree(quick_cube_store, store)
+    group = zarr.open_group(store, mode="r+")
+    new = ("ww_convention", "experiment_definitions", "vegas_neval", "vegas_alpha",
+           "vegas_warmup_iterations", "vegas_min_iterations")  # fmt: skip
+    group.attrs.put({k: v for k, v in group.attrs.asdict().items() if k not in new})
+    with pytest.warns(UserWarning, match="predates recorded experiment definitions"):
+        old = eps_limits(cube.open_cube(store), experiment="ldmx").compute()
+    assert "rho" not in old["channel"].values
+    report = mcpdask.scan(QUICK, store, progress=False)
+    assert report.n_submitted == 0
+    attrs = cube.read_store_attrs(store)
+    assert set(attrs["experiment_definitions"]) == {"na64mu", "ldmx"}
+    lim = eps_limits(cube.open_cube(store), experiment="ldmx", channels="rho")
+    assert np.isfinite(lim.sel(mass=0.1).values).all()
