@@ -34,3 +34,21 @@ def store_checksum():
         return h.hexdigest()
 
     return checksum
+
+
+def _fake_point(task):
+    """A point function with no physics (for testing the scan machinery): seeded numbers."""
+    import numpy as np
+
+    from mcpdask.cube import PointResult, Status
+
+    n = len(task.x_edges) - 1
+    value = float(np.random.default_rng(task.seed).random())
+    return PointResult(np.full(n, value), np.full(n, 0.01), value, 0.01, 1.0, 0.5, 1, 0.0,
+                       Status.CONVERGED)  # fmt: skip
+
+
+@pytest.fixture
+def fake_point():
+    """The machinery-only point function (threads only: it lives in this conftest)."""
+    return _fake_point

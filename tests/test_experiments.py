@@ -173,7 +173,11 @@ BAD_EXPERIMENTS = [
     ("energy_gev: 160.0", 'energy_gev: "160 GeV"', "energy_gev: Input should be a valid number"),
     ("lepton: mu", "lepton: tau", "lepton: Input should be 'e' or 'mu'"),
     ("target: Pb", "target: Unobtainium", "unknown target material 'Unobtainium'"),
-    ("target: Pb", "target: {name: X, Z: 10}", "target: a user-defined target needs exactly the keys name, Z, A, density_g_cm3, radiation_length_cm; missing key 'A'"),
+    (
+        "target: Pb",
+        "target: {name: X, Z: 10}",
+        "target: a user-defined target needs exactly the keys name, Z, A, density_g_cm3, radiation_length_cm; missing key 'A'",
+    ),
     ("thickness_x0: 40.0", "thickness: 40", "or 'thickness_x0'? (units are part of the key"),
     ("x_min: 0.5", "x_min: 1.5", "x_min: Input should be less than 1"),
     ("leptons_on_target: 1.0e+14", "leptons_on_target: true", "leptons_on_target"),

@@ -3,7 +3,9 @@
 Each subcommand lives in its own module of this package with a `register(subparsers)` function
 that adds its parser (returned) and sets `func` (called with the parsed namespace, returns an exit
 code). Subcommands that derive limits set `LIMIT_OPTIONS = True`: they get the shared selection,
-exposure and statistics options, turned here into `args.request` (a LimitRequest).
+exposure and statistics options, turned here into `args.request` (a LimitRequest); those that
+draw or compare with existing bounds set `OVERLAY_OPTIONS = True` and get `args.overlays` (the
+bounds shipped with mcpdask, plus or instead of `--overlay` files).
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
         sub = module.register(subparsers)
         if getattr(module, "LIMIT_OPTIONS", False):
             add_limit_options(sub)
+        if getattr(module, "OVERLAY_OPTIONS", False):
+            add_overlay_options(sub)
     return parser
 
 
@@ -46,6 +50,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if hasattr(args, "lot"):
             args.request = LimitRequest.from_args(args)
+        if hasattr(args, "overlay_only"):
+            from mcpdask.references import read_reference_curves
+
+            args.overlays = read_reference_curves(
+                args.overlay, require_source=False, with_packaged=not args.overlay_only
+            )
         return int(args.func(args) or 0)
     except McpdaskError as exc:
         print(f"mcpdask {args.command}: error: {exc}", file=sys.stderr)
@@ -91,6 +101,19 @@ def add_limit_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--n-up", type=float, dest="n_up",
         help="signal upper limit directly (e.g. 2.3); excludes --cl/--background",
+    )  # fmt: skip
+
+
+def add_overlay_options(parser: argparse.ArgumentParser) -> None:
+    """Existing bounds to draw or compare with: the packaged ones, plus (or only) the user's."""
+    parser.add_argument(
+        "--overlay", action="append", metavar="FILE_OR_DIR",
+        help="CSV of an existing bound (mass_GeV,eps) or a directory of them, added to the "
+        "bounds shipped with mcpdask (a file named like a shipped one replaces it; repeatable)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--overlay-only", action="store_true",
+        help="use only the --overlay curves, not the bounds shipped with mcpdask",
     )  # fmt: skip
 
 

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import sys
 
+OVERLAY_OPTIONS = True
+
 
 def run(args) -> int:
     from mcpdask.cube import open_cube
-    from mcpdask.references import read_reference_curves
     from mcpdask.views.browser import LimitBrowser, check_port, save_html, serve
 
     if args.html is None:
         check_port(args.port)  # fail before the slow part
-    overlays = read_reference_curves(args.overlay, with_packaged=not args.overlay_only)
+    overlays = args.overlays
     cube = open_cube(args.store)
     browser = LimitBrowser(cube, overlays, coarse=args.html is not None)
     if args.html is not None:
@@ -43,16 +44,9 @@ def register(subparsers) -> None:
         "on 127.0.0.1, or writes a standalone offline HTML file with --html.",
     )
     parser.add_argument("store", metavar="STORE", help="path of the cube (Zarr store)")
-    parser.add_argument(
-        "--overlay", metavar="DIR", help="directory (or file) of existing limits, CSV mass_GeV,eps"
-    )
     parser.add_argument("--port", type=int, default=5006, help="local port to serve on (5006)")
     parser.add_argument(
         "--html", metavar="FILE", help="write a standalone HTML file instead of serving"
     )
-    parser.add_argument(
-        "--overlay-only", action="store_true",
-        help="show only the --overlay curves, not the bounds shipped with mcpdask",
-    )  # fmt: skip
     parser.set_defaults(func=run)
     return parser

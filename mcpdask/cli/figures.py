@@ -6,6 +6,8 @@ import sys
 
 from mcpdask.errors import PhysicsInputError
 
+OVERLAY_OPTIONS = True
+
 
 def _masses(text: str | None):
     if text is None:
@@ -18,10 +20,9 @@ def _masses(text: str | None):
 
 def run(args) -> int:
     from mcpdask.cube import open_cube
-    from mcpdask.references import read_reference_curves
     from mcpdask.views.figures import FIGURES, write_figures
 
-    overlays = read_reference_curves(args.overlay, with_packaged=not args.overlay_only)
+    overlays = args.overlays
     methods = [m.strip() for m in args.ratio_methods.split(",") if m.strip()]
     figures = [f.strip() for f in args.only.split(",")] if args.only else list(FIGURES)
     cube = open_cube(args.store)
@@ -53,7 +54,6 @@ def register(subparsers) -> None:
     )
     parser.add_argument("store", metavar="STORE", help="path of the cube (Zarr store)")
     parser.add_argument("--out", required=True, metavar="DIR", help="output directory")
-    parser.add_argument("--overlay", metavar="DIR", help="directory (or file) of existing limits")
     parser.add_argument(
         "--ratio-methods",
         default="iww",
@@ -69,9 +69,5 @@ def register(subparsers) -> None:
         "--only", metavar="LIST", help="some of: dsigma_dx, sigma, reach, ratio (default all)"
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="report each (d) point")
-    parser.add_argument(
-        "--overlay-only", action="store_true",
-        help="show only the --overlay curves, not the bounds shipped with mcpdask",
-    )  # fmt: skip
     parser.set_defaults(func=run)
     return parser

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import warnings
 
 from mcpdask.views.tables import FORMATS
 
@@ -25,19 +24,18 @@ def register(subparsers):
 
 def run(args) -> int:
     from mcpdask.cube import open_cube
-    from mcpdask.limits import limits_dataset
-    from mcpdask.views.tables import effective_settings, limit_assumptions, render_limits
+    from mcpdask.views.tables import (
+        derive_limits,
+        effective_settings,
+        limit_assumptions,
+        render_limits,
+    )
 
     request = args.request
     cube = open_cube(args.store)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        ds = limits_dataset(cube, request.exposure, request.statistics,
-                            experiment=request.experiment, energy=request.energy,
-                            channels=request.channels).compute()  # fmt: skip
-    for w in caught:
-        if issubclass(w.category, UserWarning):
-            print(f"mcpdask limits: warning: {w.message}", file=sys.stderr)
+    ds, messages = derive_limits(cube, request)
+    for message in messages:
+        print(f"mcpdask limits: warning: {message}", file=sys.stderr)
     names = request.experiment or [str(e) for e in cube["experiment"].values]
     settings = effective_settings(cube, names, request.exposure, request.energy)
     assumptions = limit_assumptions(cube, args.store, request.statistics)

@@ -18,28 +18,63 @@ def register(subparsers):
         ),
     )
     p.add_argument("config", type=Path, help="scan YAML, e.g. configs/quick.yaml")
-    p.add_argument("--store", type=Path, default=None,
-                   help="Zarr store of the cube (default: ./mcpdask-store/<scan name>.zarr)")
+    p.add_argument(
+        "--store",
+        type=Path,
+        default=None,
+        help="Zarr store of the cube (default: ./mcpdask-store/<scan name>.zarr)",
+    )
     where = p.add_mutually_exclusive_group()
-    where.add_argument("--scheduler", metavar="ADDRESS", default=None,
-                       help="address of a running Dask scheduler, e.g. tcp://host:8786")
-    where.add_argument("--jobqueue", metavar="NAME", default=None,
-                       help="run the workers as Slurm/PBS jobs: a jobqueue profile "
-                            "(slurm, pbs, or one of your own)")
-    p.add_argument("--workers", type=int, default=None, metavar="N",
-                   help="LocalCluster worker processes (default: one per core)")
+    where.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        default=None,
+        help="address of a running Dask scheduler, e.g. tcp://host:8786",
+    )
+    where.add_argument(
+        "--jobqueue",
+        metavar="NAME",
+        default=None,
+        help="run the workers as Slurm/PBS jobs: a jobqueue profile "
+        "(slurm, pbs, or one of your own)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="LocalCluster worker processes (default: one per core)",
+    )
     size = p.add_mutually_exclusive_group()
-    size.add_argument("--jobs", type=int, default=None, metavar="N",
-                      help="with --jobqueue: N worker jobs (default: the profile's 'jobs')")
-    size.add_argument("--adapt", metavar="MIN:MAX", default=None,
-                      help="with --jobqueue: between MIN and MAX worker jobs, as the work needs")
-    p.add_argument("--jobqueue-config", type=Path, default=None, metavar="PATH",
-                   help="profiles file (default: $MCPDASK_JOBQUEUE_CONFIG, ./deploy/jobqueue.yaml, "
-                        "or the profiles shipped with mcpdask)")
-    p.add_argument("--dry-run", action="store_true",
-                   help="with --jobqueue: print the job script a worker job would submit, and stop")
-    p.add_argument("--retry-failed", action="store_true",
-                   help="also recompute points stored as failed")
+    size.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        metavar="N",
+        help="with --jobqueue: N worker jobs (default: the profile's 'jobs')",
+    )
+    size.add_argument(
+        "--adapt",
+        metavar="MIN:MAX",
+        default=None,
+        help="with --jobqueue: between MIN and MAX worker jobs, as the work needs",
+    )
+    p.add_argument(
+        "--jobqueue-config",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="profiles file (default: $MCPDASK_JOBQUEUE_CONFIG, ./deploy/jobqueue.yaml, "
+        "or the profiles shipped with mcpdask)",
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="with --jobqueue: print the job script a worker job would submit, and stop",
+    )
+    p.add_argument(
+        "--retry-failed", action="store_true", help="also recompute points stored as failed"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
     return p
@@ -66,9 +101,12 @@ def run(args: argparse.Namespace) -> int:
     from mcpdask.scanning import default_store, scan
 
     if args.jobqueue is None:
-        for flag, value in (("--jobs", args.jobs), ("--adapt", args.adapt),
-                            ("--dry-run", args.dry_run or None),
-                            ("--jobqueue-config", args.jobqueue_config)):
+        for flag, value in (
+            ("--jobs", args.jobs),
+            ("--adapt", args.adapt),
+            ("--dry-run", args.dry_run or None),
+            ("--jobqueue-config", args.jobqueue_config),
+        ):
             if value is not None:
                 raise McpdaskError(f"{flag} needs --jobqueue NAME")
     elif args.workers is not None:
@@ -82,18 +120,32 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         profile = cluster.get_profile(args.jobqueue, args.jobqueue_config)
         jobs = f"--adapt {args.adapt}" if adapt else f"{args.jobs or profile.jobs} job(s)"
-        print(f"# mcpdask scan {spec.name} ({len(spec.points())} points), --jobqueue "
-              f"{profile.name} ({profile.system}, {jobs}) from {profile.source}; dry run, "
-              "nothing submitted. Each worker job runs:", flush=True)
+        print(
+            f"# mcpdask scan {spec.name} ({len(spec.points())} points), --jobqueue "
+            f"{profile.name} ({profile.system}, {jobs}) from {profile.source}; dry run, "
+            "nothing submitted. Each worker job runs:",
+            flush=True,
+        )
         print(cluster.job_script(profile))
         return 0
-    run_on = cluster.RunOn(workers=args.workers, scheduler=args.scheduler, jobqueue=args.jobqueue,
-                           jobs=args.jobs, adapt=adapt, profiles=args.jobqueue_config)
+    run_on = cluster.RunOn(
+        workers=args.workers,
+        scheduler=args.scheduler,
+        jobqueue=args.jobqueue,
+        jobs=args.jobs,
+        adapt=adapt,
+        profiles=args.jobqueue_config,
+    )
     run_on.check()  # a bad profile or a missing sbatch fails before the store is touched
     where = args.store if args.store is not None else default_store(spec)
     print(f"mcpdask scan: {spec.name} ({len(spec.points())} points) -> {where}", flush=True)
-    report = scan(spec, args.store, run_on=run_on, progress=not args.no_progress,
-                  retry_failed=args.retry_failed)
+    report = scan(
+        spec,
+        args.store,
+        run_on=run_on,
+        progress=not args.no_progress,
+        retry_failed=args.retry_failed,
+    )
     print(report.summary())
     for point, why in report.lost:
         print(f"  lost {point}: {why}", file=sys.stderr)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -99,7 +100,6 @@ def cube_summary(store: str | Path) -> str:
     return "\n".join(lines)
 
 
-
 def shown_channels(ds, name: str, requested: str) -> list[str]:
     """Channels of experiment `name` to show: all requested, minus those with no sensitivity at
     any mass (all +inf, e.g. meson channels of NA64mu) when the request was 'all'."""
@@ -122,8 +122,13 @@ def _json_value(value: float):
     return float(value) if math.isfinite(value) else None
 
 
-def render_limits(ds: xr.Dataset, settings: dict[str, dict[str, Any]], requested_channels: str,
-                  fmt: str, assumptions: dict[str, Any] | None = None) -> str:
+def render_limits(
+    ds: xr.Dataset,
+    settings: dict[str, dict[str, Any]],
+    requested_channels: str,
+    fmt: str,
+    assumptions: dict[str, Any] | None = None,
+) -> str:
     """Limits `ds` (from limits_dataset) per experiment and channel; `settings`: the effective
     exposure of each experiment; `assumptions`: statistics, store and provenance, carried into
     CSV (comment lines) and JSON."""
@@ -180,8 +185,6 @@ def render_limits(ds: xr.Dataset, settings: dict[str, dict[str, Any]], requested
     return out.getvalue()
 
 
-
-
 def effective_settings(cube: xr.Dataset, names: list[str], exposure, energy) -> dict[str, dict]:
     """Per experiment: beam, target and the exposure a derivation used (the cube's values with
     the scalar or per-experiment overrides of `exposure`, a mcpdask.limits.Exposure)."""
@@ -230,3 +233,16 @@ def limit_assumptions(cube: xr.Dataset, store: str | Path, statistics) -> dict[s
         "mcpdask_version": a.get("mcpdask_version"),
         "created": a.get("created"),
     }
+
+
+def derive_limits(cube: xr.Dataset, request) -> tuple[xr.Dataset, list[str]]:
+    """The limits a request (selection, Exposure, Statistics, channels) asks of `cube`, computed,
+    and the warnings the derivation raised (masked points, missing inputs), as text."""
+    from mcpdask.limits import limits_dataset
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ds = limits_dataset(cube, request.exposure, request.statistics,
+                            experiment=request.experiment, energy=request.energy,
+                            channels=request.channels).compute()  # fmt: skip
+    return ds, [str(w.message) for w in caught if issubclass(w.category, UserWarning)]

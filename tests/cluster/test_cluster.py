@@ -9,11 +9,10 @@ import textwrap
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 import mcpdask
-from mcpdask import cluster, cube
+from mcpdask import cluster
 from mcpdask.cli import main
 from mcpdask.cli.scan import parse_adapt
 from mcpdask.errors import ConfigError, McpdaskError
@@ -262,24 +261,7 @@ def test_malformed_scheduler_address_is_an_error(capsys):
 # the scan's client factory hook: a batch cluster starts only when there is work
 
 
-def _fake(task):
-    n = len(task.x_edges) - 1
-    value = float(np.random.default_rng(task.seed).random())
-    return {
-        "dsigma_dx": np.full(n, value),
-        "dsigma_dx_err": np.full(n, 0.01),
-        "sigma": value,
-        "sigma_err": 0.01,
-        "chi2_dof": 1.0,
-        "Q": 0.5,
-        "n_eval": 1,
-        "wall_s": 0.0,
-        "status": cube.Status.CONVERGED,
-        "reason": None,
-    }
-
-
-def test_a_cluster_is_started_only_when_points_are_missing(tmp_path, monkeypatch):
+def test_a_cluster_is_started_only_when_points_are_missing(tmp_path, monkeypatch, fake_point):
     """scan() enters client_for(run_on) only when there is something to compute."""
     import contextlib
 
@@ -295,9 +277,9 @@ def test_a_cluster_is_started_only_when_points_are_missing(tmp_path, monkeypatch
 
     monkeypatch.setattr(cluster, "_local_cluster", local)
     store = tmp_path / "f.zarr"
-    report = mcpdask.scan(QUICK, store, progress=False, point_function=_fake)
+    report = mcpdask.scan(QUICK, store, progress=False, point_function=fake_point)
     assert report.n_written == 6 and len(started) == 1 and started[0].status.name == "closed"
-    report = mcpdask.scan(QUICK, store, progress=False, point_function=_fake)
+    report = mcpdask.scan(QUICK, store, progress=False, point_function=fake_point)
     assert report.n_submitted == 0 and len(started) == 1  # complete store: no cluster started
 
 

@@ -638,7 +638,7 @@ def test_cli_reach(tmp_path, capsys):
     ref.write_text("mass_GeV,eps\n0.001,1\n0.001,0.5\n1.0,0.5\n1.0,1\n")
     capsys.readouterr()
     code, out, err = run_cli(
-        ["reach", str(path), "--reference", str(ref), "--channels", "brem"], capsys
+        ["reach", str(path), "--overlay", str(ref), "--overlay-only", "--channels", "brem"], capsys
     )
     assert code == 0, err
     assert "na64mu (brem) probes new ground for 10 MeV < m < 400 MeV, eps down to 1.8e-1" in out

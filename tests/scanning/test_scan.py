@@ -261,30 +261,12 @@ PINNED_SEED = 435364329
 # machinery only (fake point function): a point lost to a worker error stays missing
 
 
-def _flaky(task):
-    if task.mass_gev == 0.1:
-        raise RuntimeError("worker lost (simulated)")
-    return _fake(task)
+def test_lost_point_stays_missing_and_is_retried(tmp_path, fake_point):
+    def _flaky(task):
+        if task.mass_gev == 0.1:
+            raise RuntimeError("worker lost (simulated)")
+        return fake_point(task)
 
-
-def _fake(task):
-    n = len(task.x_edges) - 1
-    value = float(np.random.default_rng(task.seed).random())
-    return {
-        "dsigma_dx": np.full(n, value),
-        "dsigma_dx_err": np.full(n, 0.01),
-        "sigma": value,
-        "sigma_err": 0.01,
-        "chi2_dof": 1.0,
-        "Q": 0.5,
-        "n_eval": 1,
-        "wall_s": 0.0,
-        "status": cube.Status.CONVERGED,
-        "reason": None,
-    }
-
-
-def test_lost_point_stays_missing_and_is_retried(tmp_path):
     store = tmp_path / "flaky.zarr"
     with (
         LocalCluster(n_workers=2, processes=False, dashboard_address=":0") as cluster,
@@ -294,7 +276,7 @@ def test_lost_point_stays_missing_and_is_retried(tmp_path):
         assert report.n_lost == 2 and report.n_written == 4
         ds = mcpdask.open_cube(store)
         assert (ds.status.sel(mass=0.1) == cube.Status.MISSING).all()
-        report = mcpdask.scan(QUICK, store, client, progress=False, point_function=_fake)
+        report = mcpdask.scan(QUICK, store, client, progress=False, point_function=fake_point)
         assert report.n_submitted == 2 and report.n_lost == 0
 
 
