@@ -2,7 +2,7 @@
 
     python -m benchmarks.lazy [--store PAPER.zarr] [--settings 1000] [--out FILE.json]
 
-`mcpdask.reach.eps_limits(cube, leptons_on_target=<1-D array>)` adds an `exposure` dimension, so
+`mcpdask.eps_limits(cube, Exposure(leptons_on_target=<1-D array>))` adds an `exposure` dimension, so
 the 1000 settings are one lazy graph: timed are building it (nothing computed), computing it
 from the Zarr store, the same from a cube already loaded in memory, and a loop of separate
 scalar calls (extrapolated to 1000 from a few). Without --store a paper cube is scanned first
@@ -22,9 +22,8 @@ import numpy as np
 
 import mcpdask
 from benchmarks.physics import load_average, machine
-from mcpdask.reach import eps_limits
-
-CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+from mcpdask.experiments import CONFIG_DIR as CONFIGS
+from mcpdask.limits import Exposure, eps_limits
 
 
 def _timed(fn, repeats):
@@ -51,7 +50,7 @@ def run(store, n_settings=1000, repeats=3, n_scalar=5):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # masked points / divide by zero: not timed here
         build_med, build_min, lim = _timed(
-            lambda: eps_limits(cube, leptons_on_target=exposures), repeats
+            lambda: eps_limits(cube, Exposure(leptons_on_target=exposures)), repeats
         )
         out["dims"] = {d: int(n) for d, n in lim.sizes.items()}
         out["n_limits"] = int(lim.size)
@@ -59,17 +58,17 @@ def run(store, n_settings=1000, repeats=3, n_scalar=5):
 
         def end_to_end():
             fresh = mcpdask.open_cube(store)
-            return eps_limits(fresh, leptons_on_target=exposures).compute()
+            return eps_limits(fresh, Exposure(leptons_on_target=exposures)).compute()
 
         e2e_med, e2e_min, values = _timed(end_to_end, repeats)
         comp_med, comp_min, _ = _timed(lambda: lim.compute(), repeats)
         loaded = cube.load()
         mem_med, mem_min, _ = _timed(
-            lambda: eps_limits(loaded, leptons_on_target=exposures).compute(), repeats
+            lambda: eps_limits(loaded, Exposure(leptons_on_target=exposures)).compute(), repeats
         )
         start = time.perf_counter()
         for lot in exposures[:: max(1, n_settings // n_scalar)][:n_scalar]:
-            eps_limits(mcpdask.open_cube(store), leptons_on_target=float(lot)).compute()
+            eps_limits(mcpdask.open_cube(store), Exposure(leptons_on_target=float(lot))).compute()
         scalar_s = (time.perf_counter() - start) / n_scalar
     finite = np.isfinite(values.values)
     out.update(
@@ -92,7 +91,8 @@ def run(store, n_settings=1000, repeats=3, n_scalar=5):
 def paper_store(workdir, n_workers=2):
     """Scan configs/paper.yaml into workdir/paper.zarr (the fixture when no store is given)."""
     store = Path(workdir) / "paper.zarr"
-    mcpdask.scan(CONFIGS / "paper.yaml", store, n_workers=n_workers, progress=False)
+    mcpdask.scan(CONFIGS / "paper.yaml", store, run_on=mcpdask.RunOn(workers=n_workers),
+                 progress=False)  # fmt: skip
     return store
 
 

@@ -245,10 +245,10 @@ def _profile_summary(profiler, n=12):
 
 def canned_point(task):
     """A point function with no physics: a fixed converged result (scan machinery only)."""
+    from mcpdask.cube import PointResult, Status
+
     n = len(task.x_edges) - 1
-    return {"dsigma_dx": np.ones(n), "dsigma_dx_err": np.full(n, 0.01), "sigma": 1.0,
-            "sigma_err": 0.01, "chi2_dof": 1.0, "Q": 0.5, "n_eval": 1, "wall_s": 0.0,
-            "status": 1}  # fmt: skip
+    return PointResult(np.ones(n), np.full(n, 0.01), 1.0, 0.01, 1.0, 0.5, 1, 0.0, Status.CONVERGED)
 
 
 def machinery_overhead(cluster, config, workdir):
@@ -274,13 +274,13 @@ def write_cost(config, workdir, n=None):
     """Seconds per PointWriter.write (10 Zarr chunk writes) on a fresh cube, no cluster."""
     from mcpdask import cube as _cube
     from mcpdask.experiments import load_scan
-    from mcpdask.scan import _tasks
+    from mcpdask.scanning import make_task
 
     spec = load_scan(config)
     store = Path(tempfile.mkdtemp(dir=workdir)) / "cube.zarr"
     _cube.create_cube(store, spec)
     writer = _cube.PointWriter(store)
-    tasks = _tasks(spec)[:n]
+    tasks = [make_task(spec, spec.experiment(e), en, m) for e, en, m in spec.points()][:n]
     results = [canned_point(t) for t in tasks]
     start = time.perf_counter()
     for t, r in zip(tasks, results, strict=True):

@@ -108,7 +108,8 @@ def _format_errors(path: Path | str, exc: ValidationError, model: type[BaseModel
 def _is_union_tag(part: Any) -> bool:
     """pydantic puts the member type of a union into error locations; they are not keys."""
     return isinstance(part, str) and (
-        "[" in part or part in ("str", "int", "float", "bool", "list", "dict")
+        "[" in part
+        or part in ("str", "int", "float", "bool", "list", "dict")
         or part in _MODEL_NAMES
     )
 
@@ -382,8 +383,17 @@ class _ScanConfig(_Strict):
         return self
 
 
-_MODEL_NAMES = {"Material", "Meson", "Experiment", "_ExperimentRef", "_MassGrid", "_XBins",
-                "PhysicsOptions", "_VegasConfig", "_ScanConfig"}
+_MODEL_NAMES = {
+    "Material",
+    "Meson",
+    "Experiment",
+    "_ExperimentRef",
+    "_MassGrid",
+    "_XBins",
+    "PhysicsOptions",
+    "_VegasConfig",
+    "_ScanConfig",
+}
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["closing_job_class", "correct_state", "mark_unstarted_jobs_failed", "submit_pending_jobs"]
+__all__ = [
+    "closing_job_class",
+    "correct_state",
+    "mark_unstarted_jobs_failed",
+    "submit_pending_jobs",
+]
 
 _JOB_CLASSES: dict[type, type] = {}
 

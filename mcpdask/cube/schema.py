@@ -143,9 +143,7 @@ EXPERIMENT_COORDS: dict[str, CoordSpec] = {
     ),
     "x_min": CoordSpec(lambda e: e.x_min, "float64", "1", "lower missing-energy-fraction cut"),
     "x_max": CoordSpec(lambda e: e.x_max, "float64", "1", "upper missing-energy-fraction cut"),
-    "nominal_energy": CoordSpec(
-        lambda e: e.energy_gev, "float64", "GeV", "nominal beam energy E0"
-    ),
+    "nominal_energy": CoordSpec(lambda e: e.energy_gev, "float64", "GeV", "nominal beam energy E0"),
     "efficiency": CoordSpec(lambda e: e.efficiency, "float64", "1", "signal efficiency"),
 }
 """Coordinates along `experiment`: what each experiment of the cube was defined as."""
@@ -404,21 +402,24 @@ def check_marker(attrs: Mapping[str, Any], store: Any) -> None:
 def validate_cube(ds: xr.Dataset, store: Any = "cube") -> None:
     """Check the schema: marker, dims, variables with their dims, coordinates, attributes."""
     check_marker(ds.attrs, store)
-    problems = [f"missing dimension {d!r}" for d in (*POINT_DIMS, "x", "x_edge") if d not in ds.dims]
+    problems = [
+        f"missing dimension {d!r}" for d in (*POINT_DIMS, "x", "x_edge") if d not in ds.dims
+    ]
     for name, spec in DATA_VARS.items():
         if name not in ds.data_vars:
             problems.append(f"missing variable {name!r}")
         elif ds[name].dims != spec.dims:
             problems.append(f"variable {name!r} has dims {ds[name].dims}, expected {spec.dims}")
     problems += [
-        f"missing coordinate {c!r}" for c in (*INDEX_COORDS, *EXPERIMENT_COORDS) if c not in ds.coords
+        f"missing coordinate {c!r}"
+        for c in (*INDEX_COORDS, *EXPERIMENT_COORDS)
+        if c not in ds.coords
     ]
     if not problems and ds.sizes["x_edge"] != ds.sizes["x"] + 1:
         problems.append("x_edge must have one more entry than x")
     problems += [f"missing attribute {a!r}" for a in REQUIRED_ATTRS if a not in ds.attrs]
     if problems:
         raise StoreError(f"{store}: not a valid mcpdask cube: " + "; ".join(problems))
-
 
 
 def match_index(stored: np.ndarray, value: float) -> int | None:

@@ -109,9 +109,11 @@ def scan(
         run = _Scan(spec, store, retry_failed, point_function, progress)
         if not run.prepare_checks():
             return run.report
-        with contextlib.nullcontext(client) if client is not None else client_for(
-            run_on or RunOn()
-        ) as active:
+        with (
+            contextlib.nullcontext(client)
+            if client is not None
+            else client_for(run_on or RunOn()) as active
+        ):
             return run.compute(active)
 
 
@@ -120,7 +122,11 @@ class _Scan:
 
     def __init__(self, spec, store, retry_failed, point_function, progress):
         self.spec, self.store = spec, store
-        self.retry_failed, self.point_function, self.progress = retry_failed, point_function, progress
+        self.retry_failed, self.point_function, self.progress = (
+            retry_failed,
+            point_function,
+            progress,
+        )
         self.tasks = {task.point: task for task in _tasks(spec)}
         self.created = not store.exists()
         self.report = ScanReport(store, spec.name, len(self.tasks), len(self.tasks), 0)
