@@ -27,3 +27,7 @@ class ReferenceCurveError(McpdaskError):
 
 class MaskedPointsWarning(UserWarning):
     """Cube points used by a derivation are missing or unconverged; their results are masked (NaN)."""
+
+
+class InelasticOmittedWarning(UserWarning):
+    """Elastic-only cross sections miss more than a few per cent of the yield (PHYSICS.md 11)."""

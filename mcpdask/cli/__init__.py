@@ -102,6 +102,11 @@ def add_limit_options(parser: argparse.ArgumentParser) -> None:
         "--n-up", type=float, dest="n_up",
         help="signal upper limit directly (e.g. 2.3); excludes --cl/--background",
     )  # fmt: skip
+    parser.add_argument(
+        "--precision-tolerance", type=float, metavar="REL",
+        help="use budget-exhausted points whose relative error of sigma is at most REL (default: "
+        "twice the cube's requested VEGAS precision; 0: converged points only)",
+    )  # fmt: skip
 
 
 def add_overlay_options(parser: argparse.ArgumentParser) -> None:
@@ -126,6 +131,7 @@ class LimitRequest:
     channels: str
     exposure: object  # mcpdask.limits.Exposure
     statistics: object  # mcpdask.limits.Statistics
+    precision_tolerance: float | None = None
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> LimitRequest:
@@ -143,7 +149,8 @@ class LimitRequest:
             efficiency=args.efficiency,
         )
         return cls(args.experiment, args.energy, args.channels, exposure,
-                   Statistics(n_up=args.n_up, cl=args.cl, background=args.background))  # fmt: skip
+                   Statistics(n_up=args.n_up, cl=args.cl, background=args.background),
+                   args.precision_tolerance)  # fmt: skip
 
 
 def _number(text: str, what: str) -> float:

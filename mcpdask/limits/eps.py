@@ -20,19 +20,21 @@ def limits_dataset(
     energy=None,
     channels="all",
     mesons=None,
+    precision_tolerance: float | None = None,
 ) -> xr.Dataset:
     """Like `eps_limits`, as a lazy Dataset: eps_limit, eps_limit_err (statistical, from
-    dsigma_dx_err: d eps / eps = d N / 2N), n_signal_eps1, n_signal_eps1_err."""
+    dsigma_dx_err: d eps / eps = d N / 2N), n_signal_eps1, n_signal_eps1_err, and `usable` (which
+    points were used; its attribute `masked_points` lists the others with their status)."""
     statistics = statistics or Statistics()
     n_up = statistics.signal_upper_limit
-    ds = yields_at_eps1(cube, exposure, experiment=experiment, energy=energy,
-                        channels=channels, mesons=mesons)  # fmt: skip
+    ds = yields_at_eps1(cube, exposure, experiment=experiment, energy=energy, channels=channels,
+                        mesons=mesons, precision_tolerance=precision_tolerance)  # fmt: skip
     n1 = ds["n_signal"]
     with np.errstate(divide="ignore", invalid="ignore"):
         limit = np.sqrt(n_up / n1)
         limit_err = xr.where(n1 > 0, 0.5 * limit * ds["n_signal_err"] / n1, 0.0)
     attrs = {
-        "long_name": "upper limit on the millicharge eps (units of e)",
+        "long_name": f"upper limit on the {ds.attrs['eps_meaning']}",
         "units": "1",
         "n_up": float(n_up) if np.ndim(n_up) == 0 else "array",
         "cl": statistics.cl if statistics.n_up is None else "n_up given",
@@ -48,7 +50,9 @@ def limits_dataset(
             ),
             "n_signal_eps1": n1,
             "n_signal_eps1_err": ds["n_signal_err"],
-        }
+            "usable": ds["usable"],
+        },
+        attrs=ds.attrs,
     )
 
 
@@ -61,14 +65,17 @@ def eps_limits(
     energy=None,
     channels="all",
     mesons=None,
+    precision_tolerance: float | None = None,
 ) -> xr.DataArray:
     """Epsilon limits eps_lim(m_chi) = sqrt(N_up / N_sig(eps = 1)) as a lazy DataArray with dims
     (experiment, [energy], mass, channel, [exposure, ...]); nothing is integrated or computed.
 
     exposure: overrides of the cube's exposure, cut, thickness, efficiency (`Exposure`);
     statistics: N_up, or CL and expected background (`Statistics`; default 90% CL, no
-    background: N_up = 2.3026). See `signal_yield` for the other arguments. Masked points (not
-    converged) are NaN and named in a MaskedPointsWarning; +inf means zero signal.
+    background: N_up = 2.3026). precision_tolerance: the largest relative error of sigma at which
+    a budget-exhausted point is used (default twice the cube's requested precision; 0: converged
+    points only). See `signal_yield` for the other arguments. Masked points are NaN and named in
+    a MaskedPointsWarning; +inf means zero signal.
 
     >>> from mcpdask.limits.examples import example_cube
     >>> lim = eps_limits(example_cube(), Exposure(leptons_on_target=[1e12, 1e13]), channels="brem")
@@ -79,4 +86,5 @@ def eps_limits(
     [3.162278, 3.162278]
     """
     return limits_dataset(cube, exposure, statistics, experiment=experiment, energy=energy,
-                          channels=channels, mesons=mesons)["eps_limit"]  # fmt: skip
+                          channels=channels, mesons=mesons,
+                          precision_tolerance=precision_tolerance)["eps_limit"]  # fmt: skip

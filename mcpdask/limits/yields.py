@@ -27,7 +27,12 @@ import numpy as np
 import xarray as xr
 
 from mcpdask.cube.schema import Status
-from mcpdask.errors import MaskedPointsWarning, PhysicsInputError, StoreError
+from mcpdask.errors import (
+    InelasticOmittedWarning,
+    MaskedPointsWarning,
+    PhysicsInputError,
+    StoreError,
+)
 from mcpdask.limits.xbins import check_cut, integrate_x, x_edges
 from mcpdask.physics.constants import AVOGADRO
 from mcpdask.physics.mesons import Meson, as_mesons, branching_ratio_chichi_per_eps2, meson_yield
@@ -186,11 +191,14 @@ def _along(sub: xr.Dataset, name: str) -> xr.DataArray:
     )
 
 
-def masked_points(status: xr.DataArray) -> list[str]:
-    """Descriptions ("na64mu E=160 GeV m=0.05 GeV (failed)") of the points of a status array that
-    are neither converged nor below threshold (computes the status: a small int8 array)."""
+def masked_points(status: xr.DataArray, usable: xr.DataArray | None = None) -> list[str]:
+    """Descriptions ("na64mu E=160 GeV m=0.05 GeV (failed)") of the points of a status array whose
+    numbers a derivation cannot use: not converged nor below threshold, unless `usable` (same
+    shape) accepts them (a budget-exhausted point within the precision tolerance)."""
     values = np.asarray(status.values)
     bad = (values != Status.CONVERGED) & (values != Status.BELOW_THRESHOLD)
+    if usable is not None:
+        bad &= ~np.asarray(usable.values, dtype=bool)
     out = []
     for idx in np.argwhere(bad):
         labels = []
@@ -206,7 +214,10 @@ def masked_points(status: xr.DataArray) -> list[str]:
             energy = e.values[idx[status.dims.index("experiment")]] if e.ndim else e.values
             labels.insert(1, f"E={float(energy):g} GeV")
         code = int(values[tuple(idx)])
-        labels.append(f"({Status(code).label if code in set(Status) else f'status {code}'})")
+        what = Status(code).label if code in set(Status) else f"status {code}"
+        if code == Status.BUDGET_EXHAUSTED:
+            what += ", precision beyond the tolerance"
+        labels.append(f"({what})")
         out.append(" ".join(labels))
     return out
 
@@ -219,7 +230,7 @@ def _warn_masked(points: list[str]) -> None:
         f"; and {len(points) - _MAX_NAMED_POINTS} more" if len(points) > _MAX_NAMED_POINTS else ""
     )
     warnings.warn(
-        f"{len(points)} cube point(s) not converged, their limits are masked (NaN): {shown}{more}",
+        f"{len(points)} cube point(s) not usable, their limits are masked (NaN): {shown}{more}",
         MaskedPointsWarning,
         stacklevel=3,
     )
@@ -252,6 +263,13 @@ def _resolve_mesons(mesons, names: list[str], sub: xr.Dataset) -> dict[str, tupl
             for m in as_mesons(specs)
         )
 
+    if sub.attrs.get("process") == "vector":  # a dark-photon cube: V -> chi chibar does not exist
+        if mesons:
+            raise PhysicsInputError(
+                "this cube holds dark-photon (process vector) cross sections: there is no "
+                "vector-meson channel V -> chi chibar for that model"
+            )
+        return {n: () for n in names}
     if mesons is None:
         if "experiment_definitions" not in sub.attrs:
             warnings.warn(
@@ -278,8 +296,11 @@ def _resolve_mesons(mesons, names: list[str], sub: xr.Dataset) -> dict[str, tupl
     return {n: filled(n, specs) for n in names}
 
 
-def _parse_channels(channels, meson_names: list[str]) -> list[str]:
-    everything = [CHANNEL_BREM, *meson_names, CHANNEL_MESON, CHANNEL_COMBINED]
+def _parse_channels(channels, meson_names: list[str], vector: bool) -> list[str]:
+    """The requested channels; a dark-photon cube has only the bremsstrahlung one."""
+    everything = (
+        [CHANNEL_BREM] if vector else [CHANNEL_BREM, *meson_names, CHANNEL_MESON, CHANNEL_COMBINED]
+    )
     if channels is None or (isinstance(channels, str) and channels == "all"):
         return everything
     items = channels.split(",") if isinstance(channels, str) else list(channels)
@@ -342,8 +363,10 @@ def yields_at_eps1(
     energy=None,
     channels="all",
     mesons=None,
+    precision_tolerance: float | None = None,
 ) -> xr.Dataset:
-    """Signal yields at eps = 1 (`n_signal`, `n_signal_err`), lazily; see `signal_yield`."""
+    """Signal yields at eps = 1 (`n_signal`, `n_signal_err`, `usable`), lazily; see
+    `signal_yield`."""
     _check_cube(cube)
     exposure = exposure or Exposure()
     # the per-experiment coordinates are tiny: read them once (xarray.open_zarr leaves them lazy)
@@ -359,12 +382,13 @@ def yields_at_eps1(
     meson_names: list[str] = []
     for ms in mesons_by_exp.values():
         meson_names += [m.name for m in ms if m.name not in meson_names]
-    chans = _parse_channels(channels, meson_names)
+    vector = cube.attrs.get("process") == "vector"
+    chans = _parse_channels(channels, meson_names, vector)
 
-    # masking: the status array is small and read once, here
+    # masking: the status and totals are small and read once, here
     status = sub["status"].copy(data=np.asarray(sub["status"].values))
-    points = masked_points(status)
-    ok = status == Status.CONVERGED
+    ok = usable_points(sub, status, precision_tolerance)
+    points = masked_points(status, ok)
     closed = status == Status.BELOW_THRESHOLD
 
     mass = sub["mass"]
@@ -389,6 +413,8 @@ def yields_at_eps1(
     thick_x0 = thick / _along(sub, "target_X0")
     nominal_e = _along(sub, "nominal_energy")
     at_nominal = xr.where(abs(sub["energy"] - nominal_e) <= 1e-6 * nominal_e, 1.0, np.nan)
+    if any(c not in (CHANNEL_BREM,) for c in chans):
+        _warn_off_nominal(at_nominal, [n for n in names if mesons_by_exp[n]])
 
     def pick(da, name):
         return da.sel(experiment=name) if "experiment" in da.dims else da
@@ -429,9 +455,117 @@ def yields_at_eps1(
         long_name="signal events at eps = 1 (scale with eps^2)", units="events"
     )
     ds["n_signal_err"].attrs.update(long_name="statistical error of n_signal", units="events")
+    ds["usable"] = (ok | closed).reset_coords(drop=True)
+    ds["usable"].attrs.update(
+        long_name="the point's numbers are used (converged, below threshold, or budget exhausted "
+        "within the precision tolerance)",
+        masked_points=points,
+    )
+    ds.attrs.update(model_attrs(cube))
+    ds.attrs["precision_tolerance"] = _tolerance(cube, precision_tolerance)
     if need_brem:
         _warn_masked(points)
+        _warn_inelastic(cube, sub, names)
     return ds
+
+
+def model_attrs(cube: xr.Dataset) -> dict[str, str]:
+    """What the cube's mass and eps mean: a millicharged particle (process mcp) or an invisible
+    dark photon (process vector)."""
+    if cube.attrs.get("process") == "vector":
+        return {"model": "dark photon A' (invisible)", "mass_label": "m_A'",
+                "eps_meaning": "kinetic mixing eps of the dark photon"}  # fmt: skip
+    return {"model": "millicharged particle chi", "mass_label": "m_chi",
+            "eps_meaning": "millicharge eps (units of e)"}  # fmt: skip
+
+
+def _tolerance(cube: xr.Dataset, precision_tolerance: float | None) -> float:
+    if precision_tolerance is None:
+        return 2.0 * float(cube.attrs.get("vegas_precision", 0.01))
+    if not (np.isfinite(precision_tolerance) and precision_tolerance >= 0):
+        raise PhysicsInputError(
+            f"precision tolerance must be a relative error >= 0, got {precision_tolerance!r}"
+        )
+    return float(precision_tolerance)
+
+
+def usable_points(sub: xr.Dataset, status: xr.DataArray, precision_tolerance) -> xr.DataArray:
+    """Points whose stored numbers a derivation uses: converged ones, and budget-exhausted ones
+    whose achieved relative error of sigma is within the tolerance (default: twice the cube's
+    requested VEGAS precision; 0 accepts converged points only)."""
+    tolerance = _tolerance(sub, precision_tolerance)
+    sigma = np.asarray(sub["sigma"].values, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = np.asarray(sub["sigma_err"].values, dtype=float) / sigma
+    near = (np.asarray(status.values) == Status.BUDGET_EXHAUSTED) & (sigma > 0) & (rel <= tolerance)
+    return (status == Status.CONVERGED) | status.copy(data=near)
+
+
+def _warn_off_nominal(at_nominal: xr.DataArray, with_mesons: list[str]) -> None:
+    """Say why meson channels are NaN at a beam energy other than an experiment's nominal one."""
+    off = [n for n in with_mesons if np.isnan(at_nominal.sel(experiment=n).values).any()]
+    if off:
+        warnings.warn(
+            f"the meson yields of {', '.join(off)} refer to the nominal beam energy: the meson and "
+            "combined channels are NaN at other beam energies",
+            UserWarning,
+            stacklevel=4,
+        )
+
+
+INELASTIC_WARNING_FRACTION = 0.05
+"""Above this estimated fraction of the yield from the omitted incoherent term, limits say so."""
+
+
+def inelastic_fraction_estimate(lepton_masses, target_z, target_a, energy, mass, vector: bool):
+    """A lower estimate of what the incoherent (inelastic, nucleon) term would add to an
+    elastic-only yield: the ratio of Tsai's inelastic to elastic photon flux over the IWW t range
+    [(m_V^2 / 2E0)^2, m_V^2 + m_l^2] at m_V = 2 m_chi (m_A' for a dark photon), minus 1. The exact
+    ETL ratio is larger (PHYSICS.md 11: LDMX 0.3 GeV +33 per cent, 1 GeV x 11.7; this estimate
+    gives +20 per cent and x 6): a warning sign, not a correction."""
+    from mcpdask.physics.materials import Material
+    from mcpdask.physics.ww import photon_flux_chi
+
+    out = np.zeros(np.broadcast(lepton_masses, target_z, energy, mass).shape)
+    it = np.nditer([lepton_masses, target_z, target_a, energy, mass], flags=["multi_index"])
+    for m_l, z, a, e0, m in it:
+        m_v = float(m) if vector else 2.0 * float(m)
+        if not (np.isfinite(e0) and m_v < e0):
+            continue
+        mat = Material("target", float(z), float(a), 1.0, 1.0)
+        t_min, t_max = (m_v**2 / (2.0 * float(e0))) ** 2, m_v**2 + float(m_l) ** 2
+        el = photon_flux_chi(mat, t_min, t_max, inelastic=False)
+        out[it.multi_index] = photon_flux_chi(mat, t_min, t_max, inelastic=True) / el - 1.0
+    return out
+
+
+def _warn_inelastic(cube: xr.Dataset, sub: xr.Dataset, names: list[str]) -> None:
+    """Warn where the elastic-only yield (the paper's default) misses more than a few per cent."""
+    if cube.attrs.get("inelastic", False):
+        return
+    from mcpdask.physics.constants import lepton_mass
+
+    mass = np.asarray(sub["mass"].values, dtype=float)
+    found = []
+    for name in names:
+        one = sub.sel(experiment=name)
+        e0 = np.atleast_1d(np.asarray(one["energy"].values, dtype=float))[:, None]
+        frac = inelastic_fraction_estimate(
+            lepton_mass(str(one["lepton"].values)), float(one["target_Z"].values),
+            float(one["target_A"].values), e0, mass[None, :], cube.attrs.get("process") == "vector",
+        )  # fmt: skip
+        over = frac.max(axis=0) > INELASTIC_WARNING_FRACTION
+        if over.any():
+            found.append(f"{name} from m = {mass[over].min():.3g} GeV (up to "
+                         f"+{frac.max():.0%} at {mass[np.argmax(frac.max(axis=0))]:.3g} GeV)")  # fmt: skip
+    if found:
+        warnings.warn(
+            "elastic-only cross sections (as in the paper): the omitted incoherent term would add "
+            "more than 5 per cent of the yield for " + "; ".join(found) + " (photon-flux "
+            "estimate, a lower bound; scan with physics.inelastic: true for the exact ETL)",
+            InelasticOmittedWarning,
+            stacklevel=4,
+        )
 
 
 def signal_yield(
@@ -443,19 +577,22 @@ def signal_yield(
     energy=None,
     channels="all",
     mesons=None,
+    precision_tolerance: float | None = None,
 ) -> xr.Dataset:
     """Signal yields N_sig (paper Eq. 4 and the meson channel) as a lazy Dataset with `n_signal`
-    and `n_signal_err`, dims (experiment, [energy], mass, channel, [exposure, ...]).
+    and `n_signal_err`, dims (experiment, [energy], mass, channel, [exposure, ...]), and `usable`.
 
     exposure: overrides of the cube's per-experiment values (see `Exposure`). energy None: each
     experiment's nominal beam energy; a number; or "all" (keep the energy dimension). channels:
     "all", or a comma-separated string / list of "brem", "meson", "combined" and meson names.
     mesons: None for the inputs the cube recorded at scan time, a list of Meson / dicts for a
-    single selected experiment, or {experiment: [...]}.
+    single selected experiment, or {experiment: [...]}. precision_tolerance: see `eps_limits`.
     """
-    ds = yields_at_eps1(cube, exposure, experiment=experiment, energy=energy,
-                        channels=channels, mesons=mesons)  # fmt: skip
-    out = ds * eps**2
+    ds = yields_at_eps1(cube, exposure, experiment=experiment, energy=energy, channels=channels,
+                        mesons=mesons, precision_tolerance=precision_tolerance)  # fmt: skip
+    out = ds[["n_signal", "n_signal_err"]] * eps**2
+    out["usable"] = ds["usable"]
+    out.attrs = dict(ds.attrs)
     for v in ds.data_vars:
         out[v].attrs = dict(ds[v].attrs)
     out["n_signal"].attrs["long_name"] = "signal events"

@@ -137,7 +137,9 @@ def render_limits(
     err = ds["eps_limit_err"]
     mass = [float(m) for m in ds["mass"].values]
     n_up = lim.attrs.get("n_up")
-    assumptions = assumptions or {}
+    mass_label = ds.attrs.get("mass_label", "m_chi")
+    masked = list(ds["usable"].attrs.get("masked_points", [])) if "usable" in ds else []
+    assumptions = {"model": ds.attrs.get("model"), **(assumptions or {}), "masked_points": masked}
     if fmt == "csv":
         for key, value in assumptions.items():
             out.write(f"# {key}: {json.dumps(value)}\n")
@@ -176,12 +178,17 @@ def render_limits(
             if isinstance(n_up, float)
             else f"{name}\n"
         )
-        out.write("  " + f"{'m_chi [GeV]':>12}" + "".join(f"{c:>12}" for c in chans) + "\n")
+        out.write("  " + f"{mass_label + ' [GeV]':>12}" + "".join(f"{c:>12}" for c in chans) + "\n")
         for i, m in enumerate(mass):
             row = [float(lim.sel(experiment=name, channel=c).values[i]) for c in chans]
             out.write("  " + f"{m:>12.4g}" + "".join(f"{_fmt(v):>12}" for v in row) + "\n")
         out.write("\n")
-    out.write("('-': no signal in that channel; 'masked': point not converged or missing)\n")
+    for point in masked:
+        out.write(f"masked: {point}\n")
+    out.write(
+        f"({assumptions['model']}; '-': no signal in that channel; 'masked': the point is "
+        "missing, failed, or short of the precision tolerance)\n"
+    )
     return out.getvalue()
 
 
@@ -244,5 +251,6 @@ def derive_limits(cube: xr.Dataset, request) -> tuple[xr.Dataset, list[str]]:
         warnings.simplefilter("always")
         ds = limits_dataset(cube, request.exposure, request.statistics,
                             experiment=request.experiment, energy=request.energy,
-                            channels=request.channels).compute()  # fmt: skip
+                            channels=request.channels,
+                            precision_tolerance=request.precision_tolerance).compute()  # fmt: skip
     return ds, [str(w.message) for w in caught if issubclass(w.category, UserWarning)]

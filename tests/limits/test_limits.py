@@ -398,10 +398,12 @@ def test_unconverged_and_missing_points_are_masked_with_a_warning():
 
     cube = make_cube(status=status)
     with pytest.warns(MaskedPointsWarning) as record:
-        lim = eps_limits(cube)
+        lim = eps_limits(cube, precision_tolerance=0.0)  # converged points only
     message = str(record[0].message)
     assert "2 cube point(s)" in message
-    assert "na64mu E=160 GeV m=0.05 GeV (budget_exhausted)" in message
+    assert (
+        "na64mu E=160 GeV m=0.05 GeV (budget_exhausted, precision beyond the tolerance)" in message
+    )
     assert "ldmx E=8 GeV m=0.25 GeV (missing)" in message
     assert np.isnan(lim.sel(experiment="na64mu", mass=0.05, channel="brem"))
     assert np.isfinite(lim.sel(experiment="na64mu", mass=0.1, channel="brem"))
@@ -409,6 +411,33 @@ def test_unconverged_and_missing_points_are_masked_with_a_warning():
     # the meson channel does not depend on the cube point
     assert np.isfinite(lim.sel(experiment="ldmx", mass=0.25, channel="rho"))
     assert np.isinf(lim.sel(experiment="ldmx", mass=0.4, channel="brem"))
+
+
+def test_budget_exhausted_points_within_the_tolerance_are_used_and_others_listed():
+    """A point that just misses the requested precision (1 per cent achieved against 0.9) is used
+    with its achieved precision under the default tolerance (2 x requested); a tighter tolerance
+    masks it, and the derivation lists it in `usable` and in the warning."""
+    from mcpdask.limits import limits_dataset
+
+    def status(st):
+        st = st.copy()
+        st[0, 1, 1] = 2  # na64mu, 160 GeV, m = 0.05: budget exhausted at 1 per cent
+        return st
+
+    cube = make_cube(status=status)
+    cube.attrs["vegas_precision"] = 0.009
+    converged = eps_limits(make_cube(), experiment="na64mu", channels="brem")
+    used = eps_limits(cube, experiment="na64mu", channels="brem")
+    xr.testing.assert_allclose(used, converged)  # same numbers: the point is used as stored
+    with pytest.warns(MaskedPointsWarning, match="precision beyond the tolerance"):
+        ds = limits_dataset(cube, experiment="na64mu", channels="brem", precision_tolerance=0.005)
+    assert np.isnan(ds["eps_limit"].sel(mass=0.05)).all()
+    assert not bool(ds["usable"].sel(experiment="na64mu", mass=0.05))
+    assert ds["usable"].attrs["masked_points"] == [
+        "na64mu E=160 GeV m=0.05 GeV (budget_exhausted, precision beyond the tolerance)"
+    ]
+    with pytest.raises(PhysicsInputError, match="precision tolerance"):
+        eps_limits(cube, precision_tolerance=-1.0)
 
 
 def test_nan_data_in_a_converged_point_gives_nan_not_a_number():
