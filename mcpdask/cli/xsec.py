@@ -14,8 +14,15 @@ def register(subparsers):
     )
     parser.add_argument("--lepton", required=True, choices=["e", "mu"], help="beam lepton")
     parser.add_argument(
-        "--target", required=True, help="target material, e.g. Pb, W, Al, Cu, Fe, C"
-    )
+        "--target", required=True,
+        help="target material, e.g. Pb, W, Al, Cu, Fe, C; or a name of your own with --z, --a, "
+        "--density and --x0",
+    )  # fmt: skip
+    own = parser.add_argument_group("a target material of your own (all four)")
+    own.add_argument("--z", type=float, help="atomic number Z")
+    own.add_argument("--a", type=float, help="atomic weight A in g/mol")
+    own.add_argument("--density", type=float, help="density in g/cm3")
+    own.add_argument("--x0", type=float, help="radiation length in cm")
     parser.add_argument("--energy", required=True, type=float, help="beam energy E0 in GeV")
     parser.add_argument(
         "--mass", required=True, type=float, help="m_chi (mcp) or m_V (vector) in GeV"
@@ -38,13 +45,21 @@ def run(args) -> int:
     import numpy as np
 
     from mcpdask.errors import PhysicsInputError
+    from mcpdask.physics.materials import Material
 
+    given = {"--z": args.z, "--a": args.a, "--density": args.density, "--x0": args.x0}
+    target = args.target
+    if any(v is not None for v in given.values()):
+        missing = [flag for flag, v in given.items() if v is None]
+        if missing:
+            raise PhysicsInputError(f"a material of your own needs {', '.join(missing)} too")
+        target = Material(args.target, args.z, args.a, args.density, args.x0)
     if args.bins < 1:
         raise PhysicsInputError(f"--bins {args.bins} must be >= 1")
     if not args.xmin < args.xmax:
         raise PhysicsInputError(f"need --xmin < --xmax, got {args.xmin} and {args.xmax}")
     result = cross_section(
-        args.lepton, args.target, args.energy, args.mass, args.xmin, args.xmax,
+        args.lepton, target, args.energy, args.mass, args.xmin, args.xmax,
         process=args.process, method=args.method, precision=args.precision,
         max_evals=args.max_evals, seed=args.seed, inelastic=args.inelastic,
         x_edges=np.linspace(args.xmin, args.xmax, args.bins + 1),

@@ -69,20 +69,14 @@ def _experiment_coords(experiments: Sequence[Experiment]) -> dict[str, tuple]:
     return coords
 
 
-def _block(
-    experiments: Sequence[Experiment] | None,
-    n_experiments: int,
-    energies: np.ndarray | None,
-    n_energies: int,
-    masses: np.ndarray | None,
-    n_masses: int,
-    x_edges: np.ndarray | None,
-    n_x: int,
-) -> xr.Dataset:
-    """A block of empty points (NaN, status 0); coordinates given are attached with attrs."""
+def _empty_cube(spec: ScanSpec) -> xr.Dataset:
+    """Every point of `spec` empty (NaN, status missing), with its coordinates and their attrs."""
     import xarray as xr
 
-    shape = {"experiment": n_experiments, "energy": n_energies, "mass": n_masses, "x": n_x}
+    energies = np.array(sorted({e for es in spec.energies_gev.values() for e in es}), float)
+    edges = np.asarray(spec.x_edges, float)
+    shape = {"experiment": len(spec.experiments), "energy": energies.size,
+             "mass": len(spec.masses_gev), "x": edges.size - 1}  # fmt: skip
     data_vars = {}
     for name, (dims, dtype, fill, units, long_name) in DATA_VARS.items():
         attrs = {"units": units, "long_name": long_name}
@@ -90,20 +84,18 @@ def _block(
             attrs["flag_values"] = [int(s) for s in Status]
             attrs["flag_meanings"] = " ".join(s.label for s in Status)
         data_vars[name] = (dims, np.full([shape[d] for d in dims], fill, dtype=dtype), attrs)
-    coords: dict[str, Any] = {}
-    if experiments is not None:
-        names = np.array([e.name for e in experiments], dtype=object)
-        coords["experiment"] = ("experiment", names, index_attrs("experiment"))
-        coords.update(_experiment_coords(experiments))
-    if energies is not None:
-        coords["energy"] = ("energy", np.asarray(energies, float), index_attrs("energy"))
-    if masses is not None:
-        coords["mass"] = ("mass", np.asarray(masses, float), index_attrs("mass"))
-    if x_edges is not None:
-        x_edges = np.asarray(x_edges, float)
-        centres = 0.5 * (x_edges[1:] + x_edges[:-1])
-        coords["x"] = ("x", centres, index_attrs("x"))
-        coords["x_edge"] = ("x_edge", x_edges, index_attrs("x_edge"))
+    mass_attrs = index_attrs("mass")
+    if spec.physics.process == "vector":
+        mass_attrs["long_name"] = "dark photon mass m_A'"
+    coords: dict[str, Any] = {
+        "experiment": ("experiment", np.array([e.name for e in spec.experiments], dtype=object),
+                       index_attrs("experiment")),
+        **_experiment_coords(spec.experiments),
+        "energy": ("energy", energies, index_attrs("energy")),
+        "mass": ("mass", np.asarray(spec.masses_gev, float), mass_attrs),
+        "x": ("x", 0.5 * (edges[1:] + edges[:-1]), index_attrs("x")),
+        "x_edge": ("x_edge", edges, index_attrs("x_edge")),
+    }  # fmt: skip
     return xr.Dataset(data_vars, coords=coords)
 
 
@@ -130,17 +122,7 @@ def create_cube(store: str | Path, spec: ScanSpec) -> None:
     store = Path(store)
     if store.exists():
         raise StoreError(f"{store}: already exists; refusing to overwrite it")
-    energies = sorted({e for es in spec.energies_gev.values() for e in es})
-    ds = _block(
-        spec.experiments,
-        len(spec.experiments),
-        np.array(energies),
-        len(energies),
-        spec.masses_gev,
-        len(spec.masses_gev),
-        spec.x_edges,
-        len(spec.x_edges) - 1,
-    )
+    ds = _empty_cube(spec)
     ds.attrs.update(provenance_attrs(spec))
     store.parent.mkdir(parents=True, exist_ok=True)
     # built aside and renamed into place: the store exists whole or not at all

@@ -62,5 +62,6 @@ def get_material(material: "str | Material | dict") -> Material:
         return MATERIALS[material]
     raise UnknownMaterialError(
         f"unknown target material {material!r}; known: {', '.join(MATERIALS)} "
-        "(or give Z, A, density_g_cm3, radiation_length_cm)"
+        "(or define your own: name, Z, A, density_g_cm3, radiation_length_cm; on the command "
+        "line `mcpdask xsec --target NAME --z Z --a A --density RHO --x0 X0`)"
     )
