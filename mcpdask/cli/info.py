@@ -1,22 +1,28 @@
-"""`mcpdask info STORE`: what a cube holds, in a few readable lines."""
+"""`mcpdask info STORE [--format table|json|csv]`: what a cube holds, readable or machine-readable."""
 
 import argparse
+import sys
 from pathlib import Path
+
+from mcpdask.views.tables import FORMATS
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "info",
         help="summarise a cross-section cube",
-        description="Summarise what a cross-section cube (Zarr store) holds.",
+        description="Summarise what a cross-section cube (Zarr store) holds: a few readable lines, "
+        "or JSON (provenance, experiments, counts and every grid cell) or CSV (one row per grid "
+        "cell, provenance in '#' lines).",
     )
     p.add_argument("store", type=Path, help="the cube's Zarr store")
+    p.add_argument("--format", default="table", choices=FORMATS, help="output format")
     p.set_defaults(func=run)
     return p
 
 
 def run(args: argparse.Namespace) -> int:
-    from mcpdask.views.tables import cube_summary
+    from mcpdask.views.tables import render_cube_info
 
-    print(cube_summary(args.store))
+    sys.stdout.write(render_cube_info(args.store, args.format))
     return 0

@@ -1,49 +1,226 @@
-"""`mcpdask reach STORE`: where each experiment beats existing bounds (the shipped ones, `--overlay`)."""
+"""`mcpdask reach TARGET [--plot FILE]`: from a scan config (or a stored cube) to the reach: the mass
+windows where each experiment beats the existing bounds (the shipped ones, `--overlay`), printed
+as a table, JSON or CSV, and with `--plot` the reach figure."""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import logging
 import sys
+import warnings
+from pathlib import Path
 
 import numpy as np
 
+from mcpdask.errors import ConfigError, McpdaskError
+
 LIMIT_OPTIONS = True
 OVERLAY_OPTIONS = True
+FORMATS = ("table", "json", "csv")
 
 
 def register(subparsers):
     parser = subparsers.add_parser(
         "reach",
-        help="mass windows and eps ranges where the limits beat existing bounds",
-        description="For each experiment and channel, the mass windows where eps_lim(m) lies below "
-        "the lower edge of the existing exclusion (the union of the reference curves).",
+        help="from a scan config (or a cube) to the reach: windows beyond existing bounds, a plot",
+        description="TARGET is a stored cube (a Zarr store directory) or a scan config (a YAML "
+        "path or a shipped scan name such as 'paper'). A config is scanned first into --store, "
+        "computing only the points the store lacks. Then, for each experiment and channel, the "
+        "mass windows where eps_lim(m) lies below the lower edge of the existing exclusion (the "
+        "union of the reference curves); --plot draws the reach figure.",
     )
-    parser.add_argument("store", metavar="STORE", help="path of the cube (Zarr store)")
+    parser.add_argument(
+        "target", metavar="TARGET", help="cube directory, scan YAML, or shipped scan name (paper)"
+    )
+    parser.add_argument(
+        "--plot", metavar="FILE", help="write the reach figure to FILE (.pdf, .png or .svg)"
+    )
+    parser.add_argument("--format", default="table", choices=FORMATS, help="output format")
+    parser.add_argument(
+        "--store", type=Path, metavar="PATH",
+        help="with a config: the cube to scan into (default ./mcpdask-store/<scan name>.zarr)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--workers", type=int, metavar="N",
+        help="with a config: LocalCluster worker processes (default: one per core)",
+    )  # fmt: skip
+    parser.add_argument("--no-progress", action="store_true", help="no scan progress bar")
     parser.set_defaults(func=run)
     return parser
 
 
-def run(args) -> int:
-    from mcpdask.cube import open_cube
-    from mcpdask.limits import reach_window
-    from mcpdask.views.tables import derive_limits, shown_channels
+def resolve_target(target: str, store: Path | None):
+    """(store path, ScanSpec or None): a directory is a stored cube; anything else a scan config."""
+    from mcpdask.experiments import load_scan
+    from mcpdask.scanning import default_store
 
-    request = args.request
-    references = args.overlays
-    cube = open_cube(args.store)
+    path = Path(target)
+    if path.is_dir():
+        if store is not None:
+            raise McpdaskError(f"--store applies to a scan config; {target} is already a store")
+        return path, None
+    if path.suffix in (".yaml", ".yml") or path.is_file():
+        spec = load_scan(path)
+    else:
+        try:
+            spec = load_scan(target)
+        except ConfigError:
+            raise McpdaskError(
+                f"{target}: neither a cube (no such directory) nor a scan config "
+                "(a YAML path or a shipped scan name such as 'paper' or 'quick')"
+            ) from None
+    return (store if store is not None else default_store(spec)), spec
+
+
+@contextlib.contextmanager
+def _log_to_stderr():
+    """Send the mcpdask logger's console output to stderr (stdout is for JSON or CSV)."""
+    handlers = [
+        h
+        for h in logging.getLogger("mcpdask").handlers
+        if isinstance(h, logging.StreamHandler) and h.stream is sys.stdout
+    ]
+    for h in handlers:
+        h.setStream(sys.stderr)
+    try:
+        yield
+    finally:
+        for h in handlers:
+            h.setStream(sys.stdout)
+
+
+def run(args) -> int:
+    from mcpdask.cluster import RunOn
+    from mcpdask.cube import open_cube
+    from mcpdask.scanning import scan
+
+    if args.workers is not None and args.workers < 1:
+        raise McpdaskError(f"--workers must be >= 1, got {args.workers}")
+    if args.plot is not None:
+        from mcpdask.views.figures import PLOT_SUFFIXES
+
+        plot = Path(args.plot)
+        if plot.suffix.lower() not in PLOT_SUFFIXES:
+            raise McpdaskError(
+                f"--plot {plot}: the file name must end in {', '.join(PLOT_SUFFIXES)}"
+            )
+        if not plot.parent.exists():
+            raise McpdaskError(f"--plot {plot}: directory {plot.parent} does not exist")
+        from mcpdask.views.browser import require_extra
+
+        require_extra(["matplotlib"], "the reach plot")  # fail before the scan
+    store, spec = resolve_target(args.target, args.store)
+    with _log_to_stderr() if args.format != "table" else contextlib.nullcontext():
+        if spec is not None:
+            if args.store is None:
+                Path(store).parent.mkdir(parents=True, exist_ok=True)
+            print(f"mcpdask reach: scan {spec.name} ({len(spec.points())} points) -> {store}",
+                  file=sys.stderr, flush=True)  # fmt: skip
+            report = scan(spec, store, run_on=RunOn(workers=args.workers),
+                          progress=not args.no_progress)  # fmt: skip
+            print(report.summary(), file=sys.stderr, flush=True)
+            if report.n_lost:
+                raise McpdaskError(
+                    f"{report.n_lost} points were lost to worker errors; rerun to retry them"
+                )
+        cube = open_cube(store)
+        text = reach_report(cube, store, args.request, args.overlays, args.format)
+    sys.stdout.write(text)
+    if args.plot is not None:
+        from mcpdask.views.figures import save_reach_plot
+
+        request = args.request
+        with warnings.catch_warnings():  # derive_limits has reported them once already
+            warnings.simplefilter("ignore")
+            path = save_reach_plot(
+                cube, args.plot, args.overlays, request.exposure, request.statistics,
+                experiment=request.experiment, energy=request.energy, channels=request.channels,
+            )  # fmt: skip
+        print(f"mcpdask reach: wrote {path}", file=sys.stderr)
+    return 0
+
+
+def reach_report(cube, store, request, references, fmt: str) -> str:
+    """The reach windows of every requested experiment and channel as text, JSON or CSV (the
+    machine formats carry the assumptions: statistics, store, provenance, exposure)."""
+    from mcpdask.limits import reach_window
+    from mcpdask.views.tables import (
+        derive_limits,
+        effective_settings,
+        limit_assumptions,
+        shown_channels,
+    )
+
     ds, messages = derive_limits(cube, request)
     for message in messages:
         print(f"mcpdask reach: warning: {message}", file=sys.stderr)
-    print(f"reference: {', '.join(r.name for r in references)}")
-    for name in request.experiment or [str(e) for e in cube["experiment"].values]:
+    names = request.experiment or [str(e) for e in cube["experiment"].values]
+    settings = effective_settings(cube, names, request.exposure, request.energy)
+    assumptions = limit_assumptions(cube, store, request.statistics)
+    assumptions["references"] = [r.name for r in references]
+    results = {}
+    for name in names:
+        channels = {}
         for channel in shown_channels(ds, name, request.channels):
             curve = ds["eps_limit"].sel(experiment=name, channel=channel)
-            label = f"{name} ({channel})"
             if np.isposinf(curve.values).all():
-                print(f"{label} has no signal at any scanned mass")
-                continue
-            windows = reach_window(curve, references)
-            if not windows:
-                print(f"{label} does not beat the reference at any scanned mass")
-            for window in windows:
-                print(window.describe(label))
-    return 0
+                channels[channel] = (None, [])
+            else:
+                channels[channel] = ("ok", reach_window(curve, references))
+        results[name] = channels
+    if fmt == "json":
+        data = {
+            "assumptions": assumptions,
+            "experiments": {
+                name: {
+                    **settings[name],
+                    "channels": {
+                        ch: {
+                            "signal": state is not None,
+                            "windows": [_window_dict(w) for w in windows],
+                        }
+                        for ch, (state, windows) in channels.items()
+                    },
+                }
+                for name, channels in results.items()
+            },
+        }
+        return json.dumps(data, indent=1) + "\n"
+    lines = []
+    if fmt == "csv":
+        lines += [f"# {key}: {json.dumps(value)}" for key, value in assumptions.items()]
+        lines += [f"# {name}: {json.dumps(s)}" for name, s in settings.items()]
+        lines.append(
+            "experiment,channel,mass_min_GeV,mass_max_GeV,eps_min,eps_max,open_below,open_above"
+        )
+        for name, channels in results.items():
+            for ch, (_state, windows) in channels.items():
+                for w in windows:
+                    lines.append(
+                        f"{name},{ch},{w.mass_min_gev:.6g},{w.mass_max_gev:.6g},"
+                        f"{w.eps_min:.6g},{w.eps_max:.6g},{w.open_below},{w.open_above}"
+                    )
+        return "\n".join(lines) + "\n"
+    lines.append(f"reference: {', '.join(r.name for r in references)}")
+    for name, channels in results.items():
+        for ch, (state, windows) in channels.items():
+            label = f"{name} ({ch})"
+            if state is None:
+                lines.append(f"{label} has no signal at any scanned mass")
+            elif not windows:
+                lines.append(f"{label} does not beat the reference at any scanned mass")
+            lines += [w.describe(label) for w in windows]
+    return "\n".join(lines) + "\n"
+
+
+def _window_dict(w) -> dict:
+    return {
+        "mass_min_GeV": w.mass_min_gev,
+        "mass_max_GeV": w.mass_max_gev,
+        "eps_min": w.eps_min,
+        "eps_max": w.eps_max if np.isfinite(w.eps_max) else None,
+        "open_below": w.open_below,
+        "open_above": w.open_above,
+        "references": list(w.references),
+    }

@@ -1,26 +1,33 @@
-"""Interactive limit browser: eps_lim versus m_chi from a stored cube, built with hvplot and panel.
+"""Interactive limit browser: eps_lim versus mass from a stored cube, built with hvplot and panel;
+and the helpers every view shares (display names, colours, the viz-extra check).
 
-The widgets for exposure (leptons on target), recoil cut x_min and target thickness re-derive the
-limits from the cube's stored dsigma/dx through `mcpdask.limits.limits_dataset` (no integration);
-the experiment and channel check boxes show and hide curves in the browser (JavaScript), so they
-cost nothing. Existing limits (`mcpdask.references`) are overlaid as shaded regions.
+The sliders scale each experiment relative to its own nominal values, which differ 200-fold in
+exposure: the exposure and the target thickness are factors (x0.01 .. x100, x0.1 .. x4) applied
+to each experiment's own leptons on target and thickness, and the recoil cut is a shift of each
+experiment's own x_min. A read-out under the sliders gives every experiment's resulting values.
+Each change re-derives the limits from the cube's stored dsigma/dx through
+`mcpdask.limits.limits_dataset` (no integration); the experiment and channel check boxes show and
+hide curves in the browser (JavaScript), so they cost nothing. Existing bounds
+(`mcpdask.references`) are grey regions labelled in the plot, as in the static reach figure.
 
 `LimitBrowser(cube).panel()` is the app (a notebook shows it inline); `serve` runs it on a local
-panel server; `save_html` writes a standalone file with every exposure/cut/thickness state
-embedded, that works offline (panel's CDN stylesheets are inlined as data URLs).
+panel server; `save_html` writes a standalone file with every slider state embedded, that works
+offline (panel's CDN stylesheets are inlined as data URLs). hvplot, panel and bokeh come with
+the viz extra; without them the browser raises a one-line McpdaskError naming the extra.
 """
 
 from __future__ import annotations
 
 import base64
 import errno
+import importlib
 import math
 import mimetypes
 import re
 import socket
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -33,21 +40,33 @@ from mcpdask.references import ReferenceCurve
 CHANNELS = ("brem", "meson", "combined")
 """The channels drawn: bremsstrahlung, the sum of the vector mesons, and their combination."""
 
-NOMINAL = "nominal"
-EXPERIMENT_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
+DISPLAY_NAMES = {"na64mu": r"NA64$\mu$", "ldmx": "LDMX", "na64e": "NA64e"}
+"""Experiment names as figures print them (matplotlib mathtext); others are shown as given."""
+DISPLAY_NAMES_TEXT = {"na64mu": "NA64μ", "ldmx": "LDMX", "na64e": "NA64e"}
+"""The same in plain Unicode, for the browser (bokeh legends do not render mathtext)."""
+
+NOMINAL = {"lot_factor": 1.0, "x_min_shift": 0.0, "thickness_factor": 1.0}
+"""The slider values that give each experiment's own nominal exposure, cut and thickness."""
+# Okabe-Ito colours: distinguishable with the common colour-vision deficiencies
+EXPERIMENT_COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
+BOUND_FILL = "#e3e3e3"
+BOUND_EDGE = "#8c8c8c"
+BOUND_TEXT = "#5a5a5a"
 HOVER_TOOLTIPS = [
-    ("", "@exp @chan"),
-    ("m_χ [GeV]", "@mass{0.0000}"),
+    ("", "@exp_label @chan"),
+    ("mass [GeV]", "@mass{0.0000}"),
     ("ε limit", "@eps{0.000e}"),
     ("N_sig(ε=1)", "@n_signal{0.000e}"),
 ]
-CHANNEL_DASH = {"brem": "solid", "meson": "dotted", "combined": "dashed"}
-OVERLAY_COLORS = (
-    "#7f7f7f", "#bcbd22", "#17becf", "#e377c2", "#8c564b",
-    "#aec7e8", "#ffbb78", "#98df8a", "#c5b0d5", "#c49c94",
-)  # fmt: skip
+CHANNEL_DASH = {"brem": "dashed", "meson": "dotted", "combined": "solid"}
+# the combined curve is a wide translucent band under the single channels: none hides another
+CHANNEL_WIDTH = {"brem": 2.0, "meson": 2.2, "combined": 5.0}
+CHANNEL_ALPHA = {"brem": 1.0, "meson": 1.0, "combined": 0.4}
+VIZ_EXTRA = "pip install 'mcpdask[viz]'"
+VIZ_MODULES = ("holoviews", "hvplot", "panel", "bokeh", "pandas")
+"""What the limit browser imports (all from the viz extra)."""
 _BROWSER_NEEDS = ("dsigma_dx", "dsigma_dx_err", "status", "x_edge", "leptons_on_target",
-                  "thickness_cm", "target_X0", "x_min", "nominal_energy")  # fmt: skip
+                  "thickness_cm", "target_X0", "x_min", "x_max", "nominal_energy")  # fmt: skip
 
 # the JavaScript behind the experiment and channel check boxes: show a curve when both its
 # experiment and its channel are ticked (each curve's data source carries the two as columns)
@@ -56,8 +75,8 @@ const on_exp = experiments.active.map((i) => experiments.labels[i]);
 const on_chan = channels.active.map((i) => channels.labels[i]);
 for (const r of plot.renderers) {
   const data = r.data_source == null ? null : r.data_source.data;
-  if (data == null || data.exp == null || data.chan == null) continue;
-  r.visible = on_exp.includes(String(data.exp[0])) && on_chan.includes(String(data.chan[0]));
+  if (data == null || data.exp_label == null || data.chan == null) continue;
+  r.visible = on_exp.includes(String(data.exp_label[0])) && on_chan.includes(String(data.chan[0]));
 }
 const panels = [...plot.center, ...plot.right, ...plot.left, ...plot.above, ...plot.below];
 for (const legend of panels.filter((m) => m.items != null)) {
@@ -72,6 +91,33 @@ class BrowserError(McpdaskError):
     """The limit browser cannot be built, served or saved (bad option, port in use, ...)."""
 
 
+class MissingExtraError(McpdaskError):
+    """An optional dependency (the viz extra: matplotlib, hvplot, panel, bokeh) is not installed."""
+
+
+def require_extra(modules: Sequence[str], what: str) -> None:
+    """Import `modules`; if one is missing raise a one-line MissingExtraError naming the extra.
+
+    >>> require_extra(["no_such_module_xyz"], "figures")
+    Traceback (most recent call last):
+    ...
+    mcpdask.views.browser.MissingExtraError: figures: no_such_module_xyz is not installed; it comes with the viz extra: pip install 'mcpdask[viz]'
+    """
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            raise MissingExtraError(
+                f"{what}: {module} is not installed; it comes with the viz extra: {VIZ_EXTRA}"
+            ) from None
+
+
+def display_name(name: str, *, text: bool = False) -> str:
+    """An experiment's display name: 'na64mu' -> 'NA64$\\mu$' (text=True: 'NA64μ'); unknown
+    names as given."""
+    return (DISPLAY_NAMES_TEXT if text else DISPLAY_NAMES).get(str(name), str(name))
+
+
 def require_variables(cube: xr.Dataset, names: Sequence[str], what: str) -> None:
     """Raise StoreError naming the variables or coordinates of `names` that `cube` lacks."""
     if not isinstance(cube, xr.Dataset):
@@ -83,38 +129,61 @@ def require_variables(cube: xr.Dataset, names: Sequence[str], what: str) -> None
         raise StoreError(f"{what}: the cube lacks {', '.join(missing)} (not an mcpdask cube?)")
 
 
-def _fmt_lot(value: float) -> str:
+def label_position(
+    curve: ReferenceCurve, x_range: tuple[float, float], y_range: tuple[float, float]
+) -> tuple[float, float] | None:
+    """Where an existing bound's in-plot label goes: its label hint (label_mass_gev, label_eps)
+    if inside the axes, else just above its lower boundary at the geometric mean of its visible
+    mass range; None if it is not visible at all."""
+    (x_lo, x_hi), (y_lo, y_hi) = x_range, y_range
+    if curve.label_mass_gev is not None and curve.label_eps is not None:
+        m, e = curve.label_mass_gev, curve.label_eps
+        if x_lo < m < x_hi and y_lo < e < y_hi:
+            return m, e
+    lo, hi = max(float(curve.mass_gev.min()), x_lo), min(float(curve.mass_gev.max()), x_hi)
+    if lo >= hi:
+        return None
+    m = math.sqrt(lo * hi)
+    e = float(curve.lower_boundary(m)[0]) * 1.6
+    if not (math.isfinite(e) and y_lo < e < y_hi):
+        return None
+    return m, e
+
+
+def _fmt_power(value: float) -> str:
     exponent = math.floor(math.log10(value))
     mantissa = value / 10**exponent
-    return f"1e{exponent}" if abs(mantissa - 1) < 1e-9 else f"{mantissa:g}e{exponent}"
+    return f"1e{exponent}" if abs(mantissa - 1) < 1e-9 else f"{mantissa:.3g}e{exponent}"
 
 
-def default_options(cube: xr.Dataset, coarse: bool = False) -> dict[str, list]:
-    """Widget values: leptons on target (decades around the cube's nominal exposures), x_min
-    (0.1 steps inside the stored bins) and thickness in radiation lengths; each list starts with
-    'nominal' (each experiment's own value). `coarse`: fewer values (for the embedded HTML)."""
-    lots = np.asarray(cube["leptons_on_target"].values, dtype=float)
-    lo = math.floor(math.log10(lots.min())) - 2
-    hi = math.ceil(math.log10(lots.max())) + 2
-    decades = [10.0**k for k in range(lo, hi + 1, 2 if coarse else 1)]
-    edges = np.asarray(cube["x_edge"].values, dtype=float)
-    cuts = (0.3, 0.5, 0.7, 0.9) if coarse else tuple(np.round(np.arange(0.1, 1.0, 0.1), 2))
-    cuts = [c for c in cuts if edges[0] <= c < edges[-1]]
-    thick = (0.1, 1.0, 10.0, 40.0) if coarse else (0.1, 0.4, 1.0, 4.0, 10.0, 40.0)
-    return {
-        "leptons_on_target": [NOMINAL, *decades],
-        "x_min": [NOMINAL, *cuts],
-        "thickness_x0": [NOMINAL, *thick],
-    }
+def _fmt_factor(value: float) -> str:
+    return "×1 (nominal)" if value == 1 else f"×{value:g}"
+
+
+def _fmt_shift(value: float) -> str:
+    return "+0 (nominal)" if value == 0 else f"{value:+g}"
+
+
+def default_options(cube: xr.Dataset, coarse: bool = False) -> dict[str, list[float]]:
+    """Slider values, relative to each experiment's nominal ones: exposure factors (x0.01 ..
+    x100 of each experiment's leptons on target), shifts of each x_min, and thickness factors.
+    Each list holds the nominal value (factor 1, shift 0). `coarse`: fewer values (for the
+    embedded HTML)."""
+    lots = (0.01, 0.1, 1.0, 10.0, 100.0) if coarse else (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0,
+                                                         30.0, 100.0)  # fmt: skip
+    shifts = (-0.2, -0.1, 0.0, 0.1, 0.2) if coarse else (-0.3, -0.2, -0.1, -0.05, 0.0, 0.05,
+                                                          0.1, 0.2)  # fmt: skip
+    thick = (0.25, 0.5, 1.0, 2.0) if coarse else (0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
+    return {"lot_factor": list(lots), "x_min_shift": list(shifts), "thickness_factor": list(thick)}
 
 
 class LimitBrowser:
-    """eps_lim(m_chi) per experiment and channel from `cube`, with widgets (see module docstring).
+    """eps_lim(mass) per experiment and channel from `cube`, with sliders (see module docstring).
 
-    options: widget values as from `default_options` (missing keys: the defaults). cl, background,
-    n_up: the statistics (mcpdask.limits.Statistics). The limits for every combination of
-    widget values are derived once, lazily, in one dask computation (`grid`); `derive` re-derives
-    one setting from the cube.
+    options: slider values as from `default_options` (missing keys: the defaults). cl,
+    background, n_up: the statistics (mcpdask.limits.Statistics). The limits for every
+    combination of slider values are derived once, lazily, in one dask computation (`grid`);
+    `derive` re-derives one setting from the cube.
     """
 
     def __init__(
@@ -133,85 +202,113 @@ class LimitBrowser:
         self.cube = cube
         self.overlays = list(overlays)
         self.options = {**default_options(cube, coarse), **(options or {})}
+        for key, nominal in NOMINAL.items():
+            if nominal not in self.options[key]:
+                raise BrowserError(f"{key} options {self.options[key]} lack the nominal {nominal}")
         self.stats = Statistics(n_up=n_up, cl=cl, background=background)
         self.experiments = [str(e) for e in cube["experiment"].values]
         self.title = title or str(cube.attrs.get("title", "mcpdask limits"))
         self.warnings: list[str] = []
         self._grid: xr.Dataset | None = None
         self.derive_count = 0
+        self.vector = str(cube.attrs.get("process", "mcp")) == "vector"
 
     # ---------------------------------------------------------------- deriving the limits
 
-    @staticmethod
-    def _overrides(lot, x_min, thickness_x0) -> Exposure:
-        def value(v):
-            return None if v == NOMINAL else float(v)
+    def nominal(self, name: str) -> dict[str, float]:
+        """An experiment's nominal leptons on target, x_min, x_max, thickness (cm) and X0 (cm)."""
+        one = self.cube.sel(experiment=name)
+        return {key: float(one[coord].values) for key, coord in (
+            ("leptons_on_target", "leptons_on_target"), ("x_min", "x_min"), ("x_max", "x_max"),
+            ("thickness_cm", "thickness_cm"), ("target_X0", "target_X0"))}  # fmt: skip
 
-        return Exposure(leptons_on_target=value(lot), x_min=value(x_min),
-                        thickness_x0=value(thickness_x0))  # fmt: skip
+    def _cut_limits(self) -> tuple[float, float]:
+        edges = np.asarray(self.cube["x_edge"].values, dtype=float)
+        return float(edges[0]), float(edges[-1])
+
+    def cut_for(self, name: str, x_min_shift: float) -> float:
+        """An experiment's x_min shifted by `x_min_shift`, kept inside the stored bins and at
+        least one 0.05 below its x_max."""
+        nominal = self.nominal(name)
+        lo, _hi = self._cut_limits()
+        return float(min(max(nominal["x_min"] + x_min_shift, lo), nominal["x_max"] - 0.05))
+
+    def exposure_for(self, lot_factor=1.0, x_min_shift=0.0, thickness_factor=1.0) -> Exposure:
+        """The library Exposure one slider setting means: per experiment, factor x its nominal
+        leptons on target and thickness, and its x_min shifted."""
+        lot, cut, thick = {}, {}, {}
+        for name in self.experiments:
+            nominal = self.nominal(name)
+            lot[name] = float(lot_factor) * nominal["leptons_on_target"]
+            cut[name] = self.cut_for(name, float(x_min_shift))
+            thick[name] = float(thickness_factor) * nominal["thickness_cm"]
+        return Exposure(leptons_on_target=lot, x_min=cut, thickness_cm=thick)
 
     def _limits(self, exposure: Exposure) -> xr.Dataset:
         with warnings.catch_warnings(record=True) as caught, np.errstate(all="ignore"):
             warnings.simplefilter("always")
-            ds = limits_dataset(self.cube, exposure, self.stats, channels=list(CHANNELS))
-            ds = ds.compute()
+            ds = limits_dataset(self.cube, exposure, self.stats, channels="all")
+            present = [c for c in CHANNELS if c in ds["channel"].values]
+            ds = ds.sel(channel=present).compute()
         for w in caught:
             msg = str(w.message)
             if issubclass(w.category, UserWarning) and msg not in self.warnings:
                 self.warnings.append(msg)
         return ds
 
-    def derive(self, lot=NOMINAL, x_min=NOMINAL, thickness_x0=NOMINAL) -> xr.Dataset:
+    def derive(self, lot_factor=1.0, x_min_shift=0.0, thickness_factor=1.0) -> xr.Dataset:
         """Limits (eps_limit, n_signal_eps1 along experiment, mass, channel) for one setting,
         derived from the cube now."""
         self.derive_count += 1
-        return self._limits(self._overrides(lot, x_min, thickness_x0))
+        return self._limits(self.exposure_for(lot_factor, x_min_shift, thickness_factor))
 
     @property
     def grid(self) -> xr.Dataset:
-        """Limits for every combination of widget values (dims lot, x_min, thickness_x0 indexed by
+        """Limits for every combination of slider values (dims lot, cut, thickness indexed by
         option position), derived in one lazy pass over the cube."""
         if self._grid is None:
-            # exposure, cut and thickness as new dims: one derivation for all combinations
-            lots = [np.nan if v == NOMINAL else v for v in self.options["leptons_on_target"]]
-            cuts = [np.nan if v == NOMINAL else v for v in self.options["x_min"]]
-            thick = [np.nan if v == NOMINAL else v for v in self.options["thickness_x0"]]
             sub = self.cube
+
+            def along(values, dim):
+                return xr.DataArray(np.asarray(values, float), dims=dim,
+                                    coords={dim: np.arange(len(values))})  # fmt: skip
+
             nominal_lot = sub["leptons_on_target"].reset_coords(drop=True)
             nominal_cut = sub["x_min"].reset_coords(drop=True)
-            x0 = sub["target_X0"].reset_coords(drop=True)
+            x_max = sub["x_max"].reset_coords(drop=True)
             nominal_thick = sub["thickness_cm"].reset_coords(drop=True)
-
-            def along(values, dim, nominal, scale=None):
-                da = xr.DataArray(values, dims=dim, coords={dim: np.arange(len(values))})
-                value = da if scale is None else da * scale
-                return xr.where(np.isnan(da), nominal, value).transpose("experiment", dim)
-
+            lo, _hi = self._cut_limits()
+            cut = nominal_cut + along(self.options["x_min_shift"], "cut")
+            cut = xr.where(cut < lo, lo, cut)
+            cut = xr.where(cut > x_max - 0.05, x_max - 0.05, cut)
             self._grid = self._limits(
                 Exposure(
-                    leptons_on_target=along(lots, "lot", nominal_lot),
-                    x_min=along(cuts, "cut", nominal_cut),
-                    thickness_cm=along(thick, "thickness", nominal_thick, scale=x0),
+                    leptons_on_target=(along(self.options["lot_factor"], "lot") * nominal_lot
+                                       ).transpose("experiment", "lot"),
+                    x_min=cut.transpose("experiment", "cut"),
+                    thickness_cm=(along(self.options["thickness_factor"], "thickness")
+                                  * nominal_thick).transpose("experiment", "thickness"),
                 )
-            )
+            )  # fmt: skip
         return self._grid
 
     @staticmethod
     def _keys() -> tuple[str, str, str]:
-        return ("leptons_on_target", "x_min", "thickness_x0")
+        return ("lot_factor", "x_min_shift", "thickness_factor")
 
-    def limits_at(self, lot=NOMINAL, x_min=NOMINAL, thickness_x0=NOMINAL) -> xr.Dataset:
+    def limits_at(self, lot_factor=1.0, x_min_shift=0.0, thickness_factor=1.0) -> xr.Dataset:
         """One setting from the precomputed grid (values must be among the options)."""
         idx = {}
-        for dim, key, value in zip(
-            ("lot", "cut", "thickness"), self._keys(), (lot, x_min, thickness_x0), strict=True
-        ):
-            try:
-                idx[dim] = self.options[key].index(value)
-            except ValueError:
+        for dim, key, value in zip(("lot", "cut", "thickness"), self._keys(),
+                                   (lot_factor, x_min_shift, thickness_factor), strict=True):  # fmt: skip
+            matches = [
+                i for i, v in enumerate(self.options[key]) if math.isclose(v, value, abs_tol=1e-12)
+            ]
+            if not matches:
                 raise BrowserError(
                     f"{key} = {value!r} is not one of the options {self.options[key]}"
-                ) from None
+                )
+            idx[dim] = matches[0]
         return self.grid.isel(idx)
 
     def curves_table(self, ds: xr.Dataset):
@@ -223,6 +320,23 @@ class LimitBrowser:
         table = table.drop_vars([c for c in table.coords if c not in keep])
         df = table.to_dataframe().reset_index()
         return df[["experiment", "channel", "mass", "eps", "n_signal"]]
+
+    def settings_text(self, lot_factor=1.0, x_min_shift=0.0, thickness_factor=1.0) -> str:
+        """Markdown: what one slider setting means for each experiment (exposure, cut, thickness)."""
+        lines = []
+        for name in self.experiments:
+            nominal = self.nominal(name)
+            lepton = str(self.cube["lepton"].sel(experiment=name).values) \
+                if "lepton" in self.cube.coords else ""  # fmt: skip
+            unit = {"mu": "MOT", "e": "EOT"}.get(lepton, "LOT")
+            thick = float(thickness_factor) * nominal["thickness_cm"]
+            lines.append(
+                f"**{display_name(name, text=True)}**: "
+                f"{_fmt_power(float(lot_factor) * nominal['leptons_on_target'])} {unit}, "
+                f"x > {self.cut_for(name, float(x_min_shift)):.3g}, "
+                f"{thick:.3g} cm = {thick / nominal['target_X0']:.3g} X0"
+            )
+        return "<br>".join(lines)
 
     # ---------------------------------------------------------------- the plot
 
@@ -247,41 +361,40 @@ class LimitBrowser:
 
     def x_range(self) -> tuple[float, float]:
         mass = np.asarray(self.cube["mass"].values, dtype=float)
-        return mass.min() / 1.5, mass.max() * 1.5
+        return mass.min() / 1.3, mass.max() * 1.3
 
     def overlay_element(self):
-        """The existing limits as shaded polygons with legend entries (static)."""
+        """The existing bounds as grey regions (one light fill for their union, every boundary
+        drawn) with their names in the plot (static)."""
         import holoviews as hv
 
         top = self.y_range()[1] * 10
-        elements = []
-        for k, ov in enumerate(self.overlays):
-            m, e = ov.polygon(eps_top=top)
-            color = OVERLAY_COLORS[k % len(OVERLAY_COLORS)]
-            poly = hv.Polygons([{"mass": m, "eps": e}], kdims=["mass", "eps"], label=ov.name)
-            elements.append(
-                poly.opts(
-                    fill_color=color,
-                    fill_alpha=0.18,
-                    line_color=color,
-                    line_alpha=0.9,
-                    line_width=1.5,
-                    show_legend=True,
-                )
-            )
-        return hv.Overlay(elements) if elements else None
+        polygons = [ov.polygon(eps_top=top) for ov in self.overlays]
+        if not polygons:
+            return None
+        fills = hv.Polygons([{"mass": m, "eps": e} for m, e in polygons], kdims=["mass", "eps"])
+        edges = hv.Path([{"mass": m, "eps": e} for m, e in polygons], kdims=["mass", "eps"])
+        rows = []
+        for ov in self.overlays:
+            where = label_position(ov, self.x_range(), self.y_range())
+            if where is not None:
+                rows.append((where[0], where[1], ov.display_name))
+        labels = hv.Labels(rows, kdims=["mass", "eps"], vdims=["name"])
+        return (
+            fills.opts(fill_color=BOUND_FILL, fill_alpha=1.0, line_alpha=0.0, show_legend=False)
+            * edges.opts(color=BOUND_EDGE, line_width=1.0, show_legend=False)
+            * labels.opts(text_color=BOUND_TEXT, text_font_size="8pt", text_baseline="bottom")
+        )
 
-    def curves_element(self, lot=NOMINAL, x_min=NOMINAL, thickness_x0=NOMINAL, *, from_grid=True):
-        """hvplot line per experiment and channel (fixed structure, so widget changes update only
+    def curves_element(self, lot_factor=1.0, x_min_shift=0.0, thickness_factor=1.0, *,
+                       from_grid=True):  # fmt: skip
+        """hvplot line per experiment and channel (fixed structure, so slider changes update only
         the data of the plot); hover shows mass, eps and the yield at eps = 1."""
         import holoviews as hv
         import hvplot.pandas  # noqa: F401  (registers DataFrame.hvplot)
 
-        ds = (
-            self.limits_at(lot, x_min, thickness_x0)
-            if from_grid
-            else self.derive(lot, x_min, thickness_x0)
-        )
+        args = (lot_factor, x_min_shift, thickness_factor)
+        ds = self.limits_at(*args) if from_grid else self.derive(*args)
         df = self.curves_table(ds)
         drawn = self.drawn_curves()
         df = df[
@@ -289,62 +402,70 @@ class LimitBrowser:
         ].copy()
         # the JavaScript check boxes and the hover read these per-point columns
         df["exp"], df["chan"] = df["experiment"], df["channel"]
+        df["exp_label"] = [display_name(e, text=True) for e in df["experiment"]]
+        df["experiment"] = df["exp_label"]
         lines = df.hvplot.line(
-            x="mass", y="eps", by=["experiment", "channel"], hover_cols=["n_signal", "exp", "chan"],
-            logx=True, logy=True,
+            x="mass", y="eps", by=["experiment", "channel"],
+            hover_cols=["n_signal", "exp", "exp_label", "chan"], logx=True, logy=True,
         )  # fmt: skip
         # one style pass over the NdOverlay: its curves come in (experiment, channel) order
         keys = list(lines.keys())
-        colors = [
-            EXPERIMENT_COLORS[self.experiments.index(e) % len(EXPERIMENT_COLORS)] for e, _ in keys
-        ]
+        labels = [display_name(e, text=True) for e in self.experiments]
+        colors = [EXPERIMENT_COLORS[labels.index(e) % len(EXPERIMENT_COLORS)] for e, _ in keys]
         return lines.opts(
             hv.opts.Curve(
                 color=hv.Cycle(colors), line_dash=hv.Cycle([CHANNEL_DASH[c] for _, c in keys]),
-                line_width=2.5, tools=["hover"], hover_tooltips=HOVER_TOOLTIPS,
+                line_width=hv.Cycle([CHANNEL_WIDTH[c] for _, c in keys]),
+                line_alpha=hv.Cycle([CHANNEL_ALPHA[c] for _, c in keys]),
+                tools=["hover"], hover_tooltips=HOVER_TOOLTIPS,
             ),
             clone=True,
         )  # fmt: skip
 
     def panel(self, *, from_grid: bool = True, width: int = 900, height: int = 560):
-        """The browser as a panel layout: widgets on the left, the plot on the right."""
+        """The browser as a panel layout: sliders and check boxes on the left, the plot on the
+        right."""
+        require_extra(VIZ_MODULES, "the limit browser")
         import holoviews as hv
         import hvplot.pandas  # noqa: F401  (registers .hvplot)
         import panel as pn
 
         if "bokeh" not in hv.Store.renderers:
             hv.extension("bokeh", logo=False)
-        w_lot = pn.widgets.DiscreteSlider(
-            name="exposure: leptons on target", options=_labelled(self.options["leptons_on_target"], _fmt_lot), value=NOMINAL
-        )  # fmt: skip
-        w_cut = pn.widgets.DiscreteSlider(
-            name="recoil cut x_min", options=_labelled(self.options["x_min"], lambda v: f"{v:g}"), value=NOMINAL
-        )  # fmt: skip
-        w_thick = pn.widgets.DiscreteSlider(
-            name="target thickness [X0]", options=_labelled(self.options["thickness_x0"], lambda v: f"{v:g}"), value=NOMINAL
-        )  # fmt: skip
-        w_exp = pn.widgets.CheckBoxGroup(
-            name="experiment", options=self.experiments, value=list(self.experiments), inline=False
-        )
+
+        def slider(key, name, fmt):
+            return pn.widgets.DiscreteSlider(
+                name=name, options={fmt(v): v for v in self.options[key]}, value=NOMINAL[key]
+            )
+
+        w_lot = slider("lot_factor", "exposure: × each experiment's leptons on target",
+                       _fmt_factor)  # fmt: skip
+        w_cut = slider("x_min_shift", "recoil cut: shift of each experiment's x_min", _fmt_shift)
+        w_thick = slider("thickness_factor", "target thickness: × each experiment's",
+                         _fmt_factor)  # fmt: skip
+        labels = [display_name(e, text=True) for e in self.experiments]
+        w_exp = pn.widgets.CheckBoxGroup(name="experiment", options=labels, value=list(labels),
+                                         inline=False)  # fmt: skip
         w_chan = pn.widgets.CheckBoxGroup(
             name="channel", options=list(CHANNELS), value=list(CHANNELS), inline=False
         )
 
-        def curves(lot, x_min, thickness_x0):
-            return self.curves_element(lot, x_min, thickness_x0, from_grid=from_grid)
+        def curves(lot_factor, x_min_shift, thickness_factor):
+            return self.curves_element(lot_factor, x_min_shift, thickness_factor,
+                                       from_grid=from_grid)  # fmt: skip
 
         dmap = hv.DynamicMap(pn.bind(curves, w_lot, w_cut, w_thick))
         plot = dmap
         static = self.overlay_element()
         if static is not None:
             plot = static * dmap
+        mass_label = "m_A' [GeV]" if self.vector else "m_χ [GeV]"
+        eps_label = "kinetic mixing ε (upper limit)" if self.vector else "ε = Q_χ / e (upper limit)"
         plot = plot.opts(
             hv.opts.Overlay(
                 width=width, height=height, logx=True, logy=True,
-                xlim=self.x_range(), ylim=self.y_range(),
-                xlabel="m_χ [GeV]", ylabel="ε  (upper limit, units of e)",
-                legend_position="right", title=self.title, fontscale=1.2,
-                show_grid=True,
+                xlim=self.x_range(), ylim=self.y_range(), xlabel=mass_label, ylabel=eps_label,
+                legend_position="right", title=self.title, fontscale=1.2, show_grid=True,
             )
         )  # fmt: skip
         pane = pn.pane.HoloViews(plot, linked_axes=False)
@@ -352,27 +473,27 @@ class LimitBrowser:
             w.jscallback(
                 value=_TOGGLE_JS, args={"experiments": w_exp, "channels": w_chan, "plot": pane}
             )
+        readout = pn.pane.Markdown(pn.bind(self.settings_text, w_lot, w_cut, w_thick), width=300)
         note = pn.pane.Markdown(self._note(), width=300)
         controls = pn.Column(
             "### Limit browser", pn.pane.Markdown("**experiments**"), w_exp,
-            pn.pane.Markdown("**channels**"), w_chan, w_lot, w_cut, w_thick, note, width=320,
+            pn.pane.Markdown("**channels**"), w_chan, w_lot, w_cut, w_thick, readout, note,
+            width=320,
         )  # fmt: skip
         return pn.Row(controls, pane)
 
     def _note(self) -> str:
         n_up = self.grid["eps_limit"].attrs.get("n_up")
+        stats = f"{self.stats.cl:.0%} CL" if self.stats.n_up is None else "N_up given"
         text = (
-            "eps_lim = sqrt(N_up / N_sig(eps=1)), "
-            + (f"N_up = {n_up:.3g}; " if isinstance(n_up, float) else "")
-            + "'nominal': each experiment's own value. Shaded: existing limits."
+            "ε_lim = sqrt(N_up / N_sig(ε=1)), "
+            + (f"N_up = {n_up:.3g} ({stats}); " if isinstance(n_up, float) else "")
+            + "sliders scale each experiment's own nominal values. Combined: wide pale line; "
+            "brem dashed; meson dotted. Grey: existing bounds."
         )
         if self.warnings:
             text += "\n\n**warning:** " + " ".join(self.warnings)
         return text
-
-
-def _labelled(values: list, fmt) -> dict:
-    return {(NOMINAL if v == NOMINAL else fmt(v)): v for v in values}
 
 
 # -------------------------------------------------------------------------------- output
@@ -412,9 +533,20 @@ def inline_panel_cdn(html: str) -> str:
     return pattern.sub(local, html)
 
 
-def save_html(browser: LimitBrowser, path: str | Path, *, title: str | None = None) -> dict:
-    """Write the browser as a standalone HTML file with every widget state embedded (no server,
-    no network). Returns {'path', 'states', 'seconds', 'bytes'}."""
+def save_html(
+    browser: LimitBrowser,
+    path: str | Path,
+    *,
+    title: str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict:
+    """Write the browser as a standalone HTML file with every slider state embedded (no server,
+    no network). progress: called with a line at each stage (deriving, embedding, writing); panel's
+    per-state bar then goes to stderr. Returns {'path', 'states', 'seconds', 'bytes'}."""
+    require_extra(VIZ_MODULES, "the limit browser")
+    import contextlib
+    import sys
+
     import panel as pn
     from bokeh.resources import INLINE
 
@@ -422,15 +554,23 @@ def save_html(browser: LimitBrowser, path: str | Path, *, title: str | None = No
     if path.parent and not path.parent.exists():
         raise BrowserError(f"cannot write {path}: directory {path.parent} does not exist")
     start = time.perf_counter()
+    states = math.prod(len(v) for v in browser.options.values())
+    if progress is not None:
+        progress(f"deriving the limits for {states} slider settings ...")
+    browser.grid  # noqa: B018 - one dask pass for every state
+    if progress is not None:
+        progress(f"derived in {time.perf_counter() - start:.1f} s; embedding {states} states ...")
     pn.config.inline = True
     app = browser.panel(from_grid=True)
-    states = math.prod(len(v) for v in browser.options.values())
-    pn.io.save.save(
-        app, str(path), title=title or browser.title, resources=INLINE, embed=True,
-        max_states=max(states, 1), max_opts=max(len(v) for v in browser.options.values()),
-        progress=False,
-    )  # fmt: skip
+    with contextlib.redirect_stdout(sys.stderr):  # panel's progress bar writes to stdout
+        pn.io.save.save(
+            app, str(path), title=title or browser.title, resources=INLINE, embed=True,
+            max_states=max(states, 1), max_opts=max(len(v) for v in browser.options.values()),
+            progress=progress is not None,
+        )  # fmt: skip
     path.write_text(inline_panel_cdn(path.read_text()))
+    if progress is not None:
+        progress(f"wrote {path} in {time.perf_counter() - start:.1f} s")
     return {
         "path": path,
         "states": states,
@@ -464,6 +604,7 @@ def serve(
     """Serve the browser on a local panel server (bound to `address` only); every exposure, cut or
     thickness change re-derives the limits from the cube. Returns the server (stopped with
     .stop()); blocks unless `threaded`. The URL is server-side: http://{address}:{port}/"""
+    require_extra(VIZ_MODULES, "the limit browser")
     import panel as pn
 
     check_port(port, address)

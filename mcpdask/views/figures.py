@@ -1,14 +1,26 @@
-"""Static publication figures from a stored cube (matplotlib, PDF and PNG), the paper's figure set.
+"""Static publication figures from a stored cube (matplotlib: PDF, PNG or SVG), the paper's set.
 
   (a) dsigma_dx      dsigma/dx versus x for several masses, one panel per experiment
-  (b) sigma          the cross section inside each experiment's cut versus m_chi
-  (c) reach          eps_lim versus m_chi: brem, meson and combined channels, existing limits shaded
-  (d) ratio          ETL / WW and ETL / IWW versus m_chi (the approximations computed here with
+  (b) sigma          the cross section inside each experiment's cut versus mass
+  (c) reach          the reach plot: eps_lim versus mass per experiment (coloured lines) over the
+                     existing bounds (grey regions labelled in the plot), in the field's convention
+  (d) ratio          ETL / WW and ETL / IWW versus mass (the approximations computed here with
                      mcpdask.physics.integrate.cross_section: IWW is fast, WW ~1-2 s a point, so
                      WW only on request and at the masses asked for)
 
-Everything but (d) is derived from the stored cube without integrating; all at each experiment's
-nominal beam energy. Axes carry units; sizes suit a two-column paper (7 in wide).
+Everything but (d) is derived from the stored cube without integrating, at each experiment's
+nominal beam energy unless an energy is given. Axis labels are mathtext ($m_\\chi$, $\\epsilon$;
+$m_{A'}$ and the kinetic mixing for a dark-photon cube), experiments appear under their display
+names (NA64$\\mu$, LDMX), and the reach legend says beam, exposure and confidence level. Sizes
+suit a two-column paper (7 in wide). matplotlib comes with the viz extra; without it every
+function here raises a one-line McpdaskError naming the extra.
+
+In the reach plot each experiment has one colour. Its headline curve (combined: the limit from
+the sum of the brem and meson yields; brem where there is no meson channel) is a thick solid
+line; the single channels are thinner lines on top, brem dashed and meson dotted, drawn only
+where they differ from the headline curve by more than 2 per cent (plus one neighbouring grid
+point, so they join it): nothing is hidden under another line, and where only the solid line is
+seen that channel alone sets the limit.
 """
 
 from __future__ import annotations
@@ -16,7 +28,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -25,53 +37,125 @@ import xarray as xr
 from mcpdask.errors import McpdaskError, PhysicsInputError
 from mcpdask.limits import Exposure, Statistics, limits_dataset
 from mcpdask.references import ReferenceCurve
-from mcpdask.views.browser import CHANNELS, EXPERIMENT_COLORS, OVERLAY_COLORS, require_variables
+from mcpdask.views.browser import (
+    CHANNELS,
+    EXPERIMENT_COLORS,
+    display_name,
+    require_extra,
+    require_variables,
+)
+
+__all__ = [
+    "FIGURES",
+    "PLOT_SUFFIXES",
+    "approximation_ratios",
+    "axis_labels",
+    "experiment_legend",
+    "figure_dsigma_dx",
+    "figure_ratio",
+    "figure_reach",
+    "figure_sigma",
+    "save_reach_plot",
+    "write_figures",
+]
 
 FIGURES = ("dsigma_dx", "sigma", "reach", "ratio")
 RATIO_METHODS = ("iww", "ww")
+PLOT_SUFFIXES = (".pdf", ".png", ".svg")
 _NEEDS = {
     "dsigma_dx": ("dsigma_dx", "dsigma_dx_err", "status", "x_edge", "x_min", "nominal_energy"),
     "sigma": ("sigma", "sigma_err", "status", "x_min", "x_max", "nominal_energy"),
-    "reach": (
-        "dsigma_dx",
-        "dsigma_dx_err",
-        "status",
-        "x_edge",
-        "leptons_on_target",
-        "thickness_cm",
-        "target_X0",
-        "x_min",
-        "nominal_energy",
-    ),  # fmt: skip
-    "ratio": (
-        "sigma",
-        "sigma_err",
-        "status",
-        "lepton",
-        "target",
-        "x_min",
-        "x_max",
-        "nominal_energy",
-    ),
-}
-_LINESTYLE = {"brem": "-", "meson": ":", "combined": "--"}
+    "reach": ("dsigma_dx", "dsigma_dx_err", "status", "x_edge", "leptons_on_target",
+              "thickness_cm", "target_X0", "x_min", "nominal_energy"),
+    "ratio": ("sigma", "sigma_err", "status", "lepton", "target", "x_min", "x_max",
+              "nominal_energy"),
+}  # fmt: skip
 _RC = {
     "font.size": 9,
     "axes.labelsize": 10,
     "axes.titlesize": 10,
-    "legend.fontsize": 8,
+    "legend.fontsize": 7.5,
     "xtick.labelsize": 9,
     "ytick.labelsize": 9,
     "lines.linewidth": 1.6,
     "savefig.dpi": 200,
     "pdf.fonttype": 42,
 }
+BOUND_FILL = "#e3e3e3"
+BOUND_EDGE = "#8c8c8c"
+BOUND_TEXT = "#5a5a5a"
+COMPONENT_TOLERANCE = 0.02
+"""A single channel is drawn where it differs from the headline (combined) curve by more than this."""
+_COMPONENT_STYLE = {"brem": ("--", "bremsstrahlung"), "meson": (":", "meson decays")}
+_LEPTON_TEX = {"mu": r"$\mu^-$", "e": r"$e^-$"}
+_ON_TARGET = {"mu": "MOT", "e": "EOT"}
 
 
-def _nominal(cube: xr.Dataset, name: str) -> xr.Dataset:
-    """One experiment at its nominal beam energy."""
+def _pyplot():
+    require_extra(["matplotlib"], "figures")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _is_vector(cube: xr.Dataset) -> bool:
+    return str(cube.attrs.get("process", "mcp")) == "vector"
+
+
+def axis_labels(cube: xr.Dataset) -> tuple[str, str]:
+    """(mass label, eps label) in mathtext: m_chi and the millicharge for an MCP cube, m_A' and
+    the kinetic mixing for a dark-photon (process 'vector') cube.
+
+    >>> from mcpdask.limits.examples import example_cube
+    >>> axis_labels(example_cube())
+    ('$m_\\\\chi$ [GeV]', '$\\\\epsilon = Q_\\\\chi / e$')
+    """
+    if _is_vector(cube):
+        return r"$m_{A'}$ [GeV]", r"kinetic mixing $\epsilon$"
+    return r"$m_\chi$ [GeV]", r"$\epsilon = Q_\chi / e$"
+
+
+def _mass_symbol(cube: xr.Dataset) -> str:
+    return r"$m_{A'}$" if _is_vector(cube) else r"$m_\chi$"
+
+
+def _tex_number(value: float) -> str:
+    """1e14 -> '$10^{14}$', 2e16 -> '$2\\times10^{16}$'."""
+    if not (math.isfinite(value) and value > 0):
+        return f"{value:g}"
+    exponent = math.floor(math.log10(value))
+    mantissa = value / 10**exponent
+    if abs(mantissa - round(mantissa)) < 1e-6:
+        mantissa = round(mantissa)
+    if mantissa == 10:
+        mantissa, exponent = 1, exponent + 1
+    if mantissa == 1:
+        return f"$10^{{{exponent}}}$"
+    return f"${mantissa:.3g}\\times10^{{{exponent}}}$"
+
+
+def _select_energy(cube: xr.Dataset, name: str, energy: float | None) -> xr.Dataset:
+    """One experiment at `energy` (GeV) or, by default, its nominal beam energy."""
     one = cube.sel(experiment=name)
-    return one.sel(energy=float(one["nominal_energy"].values), method="nearest")
+    target = float(one["nominal_energy"].values) if energy is None else float(energy)
+    energies = np.asarray(cube["energy"].values, float)
+    i = int(np.argmin(np.abs(energies - target)))
+    if not np.isclose(energies[i], target, rtol=1e-6):
+        raise PhysicsInputError(
+            f"energy {target:g} GeV is not in the cube's energies {energies.tolist()}"
+        )
+    return one.isel(energy=i)
+
+
+def _names(cube: xr.Dataset, experiment) -> list[str]:
+    available = [str(e) for e in cube["experiment"].values]
+    if experiment is None:
+        return available
+    names = [experiment] if isinstance(experiment, str) else list(experiment)
+    unknown = [n for n in names if n not in available]
+    if unknown:
+        raise PhysicsInputError(f"unknown experiment {unknown[0]!r}; the cube has {available}")
+    return names
 
 
 def _pick_masses(masses: np.ndarray, n: int = 5) -> np.ndarray:
@@ -85,20 +169,47 @@ def _mass_label(m: float) -> str:
     return f"{m * 1e3:.3g} MeV" if m < 1 else f"{m:.3g} GeV"
 
 
-def _experiment_label(one: xr.Dataset, name: str) -> str:
-    lepton = (
-        {"mu": "μ", "e": "e"}.get(str(one["lepton"].values), "") if "lepton" in one.coords else ""
+def _beam_label(one: xr.Dataset, energy_gev: float | None = None) -> str:
+    """'160 GeV $\\mu^-$ on Pb'."""
+    lepton = str(one["lepton"].values) if "lepton" in one.coords else ""
+    energy = float(one["nominal_energy"].values) if energy_gev is None else float(energy_gev)
+    text = f"{energy:g} GeV {_LEPTON_TEX.get(lepton, lepton)}".strip()
+    if "target" in one.coords:
+        text += f" on {one['target'].values}"
+    return text
+
+
+def experiment_legend(name: str, settings: dict, statistics: Statistics | None = None) -> str:
+    """A reach legend entry: 'NA64$\\mu$ (160 GeV $\\mu^-$ on Pb, $10^{14}$ MOT, $x > 0.5$), 90% CL'.
+    `settings`: the experiment's effective settings (mcpdask.views.tables.effective_settings).
+
+    >>> s = {"lepton": "mu", "target": "Pb", "energy_gev": 160.0, "leptons_on_target": 1e14, "x_min": 0.5}
+    >>> experiment_legend("na64mu", s)
+    'NA64$\\\\mu$ (160 GeV $\\\\mu^-$ on Pb, $10^{14}$ MOT, $x > 0.5$), 90% CL'
+    """
+    statistics = statistics or Statistics()
+    lepton = settings["lepton"]
+    beam = (
+        f"{settings['energy_gev']:g} GeV {_LEPTON_TEX.get(lepton, lepton)} on {settings['target']}"
     )
-    return f"{name} ({lepton} {float(one['nominal_energy'].values):g} GeV)"
+    exposure = f"{_tex_number(settings['leptons_on_target'])} {_ON_TARGET.get(lepton, 'LOT')}"
+    if statistics.n_up is not None:
+        stats = rf"$N_{{\rm up}} = {float(statistics.n_up):.3g}$"
+    else:
+        stats = f"{statistics.cl * 100:.3g}% CL"
+        if statistics.background:
+            stats += f", {statistics.background:g} bkg"
+    return f"{display_name(name)} ({beam}, {exposure}, $x > {settings['x_min']:g}$), {stats}"
 
 
-def figure_dsigma_dx(cube: xr.Dataset, masses: Sequence[float] | None = None):
+def figure_dsigma_dx(
+    cube: xr.Dataset, masses: Sequence[float] | None = None, *, experiment=None, energy=None
+):
     """(a) dsigma/dx (bin averages, eps = 1) versus x, one panel per experiment; the region
     excluded by the recoil cut x < x_min is shaded."""
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     require_variables(cube, _NEEDS["dsigma_dx"], "figure (a) dsigma/dx")
-    names = [str(e) for e in cube["experiment"].values]
+    names = _names(cube, experiment)
     edges = np.asarray(cube["x_edge"].values, dtype=float)
     chosen = (
         _pick_masses(np.asarray(cube["mass"].values, float))
@@ -109,8 +220,9 @@ def figure_dsigma_dx(cube: xr.Dataset, masses: Sequence[float] | None = None):
         1, len(names), figsize=(3.5 * len(names), 3.0), squeeze=False, sharey=False
     )
     cmap = plt.get_cmap("viridis")
+    symbol = _mass_symbol(cube)
     for ax, name in zip(axes[0], names, strict=True):
-        one = _nominal(cube, name)
+        one = _select_energy(cube, name, energy)
         spectra = one["dsigma_dx"].sel(mass=chosen, method="nearest").compute()
         status = one["status"].sel(mass=chosen, method="nearest").compute()
         for k, m in enumerate(chosen):
@@ -118,51 +230,123 @@ def figure_dsigma_dx(cube: xr.Dataset, masses: Sequence[float] | None = None):
             if int(status.isel(mass=k)) != 1 or not np.any(values > 0):
                 continue
             values = np.where(values > 0, values, np.nan)
-            ax.stairs(
-                values,
-                edges,
-                color=cmap(k / max(len(chosen) - 1, 1)),
-                label=f"m_χ = {_mass_label(m)}",
-                linewidth=1.5,
-            )
+            ax.stairs(values, edges, color=cmap(k / max(len(chosen) - 1, 1)),
+                      label=f"{symbol} = {_mass_label(m)}", linewidth=1.5)  # fmt: skip
         x_min = float(one["x_min"].values)
-        ax.axvspan(edges[0], x_min, color="0.85", zorder=0, label=f"cut x < {x_min:g}")
+        ax.axvspan(edges[0], x_min, color="0.88", zorder=0, label=f"cut $x < {x_min:g}$")
         ax.set_yscale("log")
         ax.set_xlim(edges[0], edges[-1])
-        ax.set_xlabel("missing-energy fraction x = E_miss / E₀")
-        ax.set_title(_experiment_label(one, name))
+        ax.set_xlabel(r"missing-energy fraction $x = E_{\rm miss} / E_0$")
+        ax.set_title(f"{display_name(name)} ({_beam_label(one, float(one['energy'].values))})")
         ax.grid(True, which="major", alpha=0.3)
-    axes[0][0].set_ylabel("dσ/dx at ε = 1 [pb]")
+    axes[0][0].set_ylabel(r"$d\sigma/dx$ at $\epsilon = 1$ [pb]")
     axes[0][-1].legend(loc="best", frameon=False)
     fig.tight_layout()
     return fig
 
 
-def figure_sigma(cube: xr.Dataset):
-    """(b) cross section inside each experiment's cut (x_min < x < x_max, eps = 1) versus m_chi."""
-    import matplotlib.pyplot as plt
-
+def figure_sigma(cube: xr.Dataset, *, experiment=None, energy=None):
+    """(b) cross section inside each experiment's cut (x_min < x < x_max, eps = 1) versus mass."""
+    plt = _pyplot()
     require_variables(cube, _NEEDS["sigma"], "figure (b) cross section")
-    fig, ax = plt.subplots(figsize=(4.2, 3.3))
-    for i, name in enumerate(str(e) for e in cube["experiment"].values):
-        one = _nominal(cube, name)
+    fig, ax = plt.subplots(figsize=(4.6, 3.4))
+    for i, name in enumerate(_names(cube, experiment)):
+        one = _select_energy(cube, name, energy)
         ok = (one["status"] == 1).compute()
         sigma = one["sigma"].where(ok).compute()
         err = one["sigma_err"].where(ok).compute()
         mass = np.asarray(sigma["mass"].values, float)
-        cut = f"{float(one['x_min'].values):g} < x < {float(one['x_max'].values):g}"
+        cut = f"${float(one['x_min'].values):g} < x < {float(one['x_max'].values):g}$"
         ax.errorbar(
             mass, sigma.values, yerr=err.values, marker="o", markersize=3, capsize=2,
-            color=EXPERIMENT_COLORS[i % len(EXPERIMENT_COLORS)], label=f"{_experiment_label(one, name)}, {cut}",
+            color=EXPERIMENT_COLORS[i % len(EXPERIMENT_COLORS)],
+            label=f"{display_name(name)} ({_beam_label(one, float(one['energy'].values))}), {cut}",
         )  # fmt: skip
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("m_χ [GeV]")
-    ax.set_ylabel("σ(l N → l N χχ̄) at ε = 1 [pb]")
+    ax.set_xlabel(axis_labels(cube)[0])
+    final = r"A'" if _is_vector(cube) else r"\chi\bar\chi"
+    ax.set_ylabel(rf"$\sigma(\ell N \to \ell N {final})$ at $\epsilon = 1$ [pb]")
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(frameon=False)
     fig.tight_layout()
     return fig
+
+
+def _differs(component: np.ndarray, headline: np.ndarray) -> np.ndarray:
+    """Where a channel's limit differs from the headline curve by more than the tolerance,
+    widened by one grid point on each side so the drawn piece joins the headline curve."""
+    with np.errstate(all="ignore"):
+        far = np.isfinite(component) & ~(np.abs(component / headline - 1.0) <= COMPONENT_TOLERANCE)
+    grown = far.copy()
+    grown[1:] |= far[:-1]
+    grown[:-1] |= far[1:]
+    return grown & np.isfinite(component)
+
+
+def _boundary_line(ov: ReferenceCurve) -> tuple[np.ndarray, np.ndarray]:
+    """The lower boundary of an existing bound, sampled at its own masses: the traced line
+    without the vertical sides and the top that only close the region at the digitised range's
+    ends (they are not measurements, and drawn they clutter the plot)."""
+    mass = np.unique(ov.mass_gev)
+    if ov.closed:
+        return ov.mass_gev, ov.eps
+    with np.errstate(over="ignore"):
+        return mass, ov.lower_boundary(mass)
+
+
+def _label_candidates(ov: ReferenceCurve, x_range, y_range):
+    """Positions for a bound's label, best first: its label hint, then just above its lower
+    boundary at several masses of its visible range."""
+    (x_lo, x_hi), (y_lo, y_hi) = x_range, y_range
+    out = []
+    if ov.label_mass_gev is not None and ov.label_eps is not None:
+        out.append((ov.label_mass_gev, ov.label_eps))
+    lo, hi = max(float(ov.mass_gev.min()), x_lo), min(float(ov.mass_gev.max()), x_hi)
+    if lo < hi:
+        for q in (0.5, 0.35, 0.65, 0.2, 0.8, 0.1, 0.9):
+            m = math.exp(math.log(lo) + q * (math.log(hi) - math.log(lo)))
+            with np.errstate(over="ignore"):
+                out.append((m, float(ov.lower_boundary(m)[0]) * 1.25))
+    return [(m, e) for m, e in out if x_lo < m < x_hi and y_lo < e < y_hi / 1.5]
+
+
+def _place_labels(fig, ax, overlays, x_range, y_range, avoid) -> list:
+    """In-plot labels of the existing bounds: for each, the first candidate position whose box
+    overlaps no label already placed and no projection line (`avoid`: Line2D objects); a bound
+    with no free position gets no label."""
+    renderer = fig.canvas.get_renderer()
+    points = []
+    for line in avoid:
+        xy = line.get_xydata()
+        xy = xy[np.all(np.isfinite(xy), axis=1)]
+        if len(xy) < 2:
+            continue
+        lx, ly = np.log(xy[:, 0]), np.log(xy[:, 1])
+        t = np.linspace(0, len(xy) - 1, 20 * len(xy))
+        dense = np.c_[np.exp(np.interp(t, np.arange(len(xy)), lx)),
+                      np.exp(np.interp(t, np.arange(len(xy)), ly))]  # fmt: skip
+        points.append(ax.transData.transform(dense))
+    points = np.vstack(points) if points else np.empty((0, 2))
+    kept, texts = [], []
+    for ov in overlays:
+        for m, e in _label_candidates(ov, x_range, y_range):
+            text = ax.text(m, e, ov.display_name, fontsize=7, color=BOUND_TEXT, ha="center",
+                           va="bottom", zorder=2.5, clip_on=True)  # fmt: skip
+            box = text.get_window_extent(renderer).expanded(1.08, 1.15)
+            hits_line = bool(np.any(
+                (points[:, 0] > box.x0) & (points[:, 0] < box.x1)
+                & (points[:, 1] > box.y0) & (points[:, 1] < box.y1)
+            )) if points.size else False  # fmt: skip
+            axes_box = ax.get_window_extent(renderer)
+            inside = axes_box.x0 <= box.x0 and box.x1 <= axes_box.x1 and box.y1 <= axes_box.y1
+            if hits_line or not inside or any(box.overlaps(k) for k in kept):
+                text.remove()
+                continue
+            kept.append(box)
+            texts.append(text)
+            break
+    return texts
 
 
 def figure_reach(
@@ -170,63 +354,164 @@ def figure_reach(
     overlays: Sequence[ReferenceCurve] = (),
     exposure: Exposure | None = None,
     statistics: Statistics | None = None,
+    *,
+    experiment=None,
+    energy: float | None = None,
+    channels: str | Sequence[str] = "all",
+    eps_range: tuple[float, float] | None = None,
 ):
-    """(c) eps_lim versus m_chi per experiment for the brem, meson and combined channels, at the
-    cube's nominal exposures or `exposure` (mcpdask.limits.Exposure), existing limits
-    shaded with a legend."""
-    import matplotlib.pyplot as plt
+    """(c) the reach plot: eps_lim versus mass per experiment as coloured lines (see the module
+    docstring for the channel styles), the existing bounds `overlays` as grey regions labelled
+    in the plot, a legend naming experiment, beam, exposure and CL. exposure, statistics,
+    experiment, energy, channels: as for mcpdask.limits_dataset (one exposure at a time);
+    channels: some of brem, meson, combined, or 'all'. eps_range: the y axis (default: from the
+    lowest limit to 1). Drawn with the figures' style (sizes for a 7 in wide paper figure)."""
+    plt = _pyplot()
+    with plt.rc_context(_RC):
+        return _figure_reach(cube, overlays, exposure, statistics, experiment=experiment,
+                             energy=energy, channels=channels, eps_range=eps_range)  # fmt: skip
+
+
+def _figure_reach(cube, overlays, exposure, statistics, *, experiment, energy, channels,
+                  eps_range):  # fmt: skip
+    from mcpdask.views.tables import effective_settings
+
+    plt = _pyplot()
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
 
     require_variables(cube, _NEEDS["reach"], "figure (c) reach")
+    statistics = statistics or Statistics()
+    names = _names(cube, experiment)
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
-        ds = limits_dataset(cube, exposure, statistics, channels=list(CHANNELS)).compute()
-    lim = ds["eps_limit"].where(np.isfinite(ds["eps_limit"]))
-    mass = np.asarray(lim["mass"].values, float)
-    fig, ax = plt.subplots(figsize=(7.0, 4.2))
-    finite = lim.values[np.isfinite(lim.values)]
-    y_low = 10 ** math.floor(math.log10(finite.min()) - 0.3) if finite.size else 1e-6
-    x_lo, x_hi = mass.min() / 1.5, mass.max() * 1.5
-    for k, ov in enumerate(overlays):
-        m, e = ov.polygon(eps_top=10.0)
-        color = OVERLAY_COLORS[k % len(OVERLAY_COLORS)]
-        ax.fill(
-            m,
-            e,
-            facecolor=color,
-            alpha=0.22,
-            edgecolor=color,
-            linewidth=0.8,
-            label=ov.name,
-            zorder=1,
+        ds = limits_dataset(cube, exposure, statistics, experiment=names, energy=energy,
+                            channels="all").compute()  # fmt: skip
+    lim = ds["eps_limit"]
+    extra = [d for d in lim.dims if d not in ("experiment", "mass", "channel")]
+    if extra:
+        raise PhysicsInputError(
+            f"reach figure: give one exposure, cut and thickness at a time (extra dims {extra})"
         )
-    for i, name in enumerate(str(e) for e in lim["experiment"].values):
+    if channels in ("all", None):
+        wanted = list(CHANNELS)
+    elif isinstance(channels, str):
+        wanted = [c.strip() for c in channels.split(",") if c.strip()]
+    else:
+        wanted = list(channels)
+    present = [c for c in wanted if c in lim["channel"].values]
+    if not present:
+        raise PhysicsInputError(
+            f"reach figure: none of the channels {wanted} exists for this cube "
+            f"(it has {[str(c) for c in lim['channel'].values]})"
+        )
+    lim = lim.sel(channel=present)
+    lim = lim.where(np.isfinite(lim))
+    mass = np.asarray(lim["mass"].values, float)
+    settings = effective_settings(cube, names, exposure or Exposure(), energy)
+
+    fig, ax = plt.subplots(figsize=(7.0, 4.3))
+    finite = lim.values[np.isfinite(lim.values)]
+    if eps_range is not None:
+        y_lo, y_hi = eps_range
+    else:
+        y_lo = 10 ** math.floor(math.log10(finite.min()) - 0.15) if finite.size else 1e-6
+        y_hi = 1.0
+    x_lo, x_hi = mass.min() / 1.3, mass.max() * 1.3
+
+    # existing bounds: one light fill for their union, each lower boundary drawn
+    for ov in overlays:
+        m, e = ov.polygon(eps_top=10 * y_hi)
+        ax.fill(m, e, facecolor=BOUND_FILL, edgecolor="none", zorder=1)
+    for ov in overlays:
+        ax.plot(*_boundary_line(ov), color=BOUND_EDGE, linewidth=0.7, zorder=2)
+
+    # projections: one colour per experiment, the headline curve solid, channels on top
+    used_components = set()
+    experiment_handles, drawn = [], []
+    for i, name in enumerate(names):
         color = EXPERIMENT_COLORS[i % len(EXPERIMENT_COLORS)]
-        for chan in CHANNELS:
-            y = lim.sel(experiment=name, channel=chan).values
-            if not np.any(np.isfinite(y)):
+        curves = {}
+        for chan in present:
+            y = np.asarray(lim.sel(experiment=name, channel=chan).values, float)
+            if np.any(np.isfinite(y)):
+                curves[chan] = y
+        if not curves:
+            continue
+        head = next(c for c in ("combined", "brem", "meson") if c in curves)
+        (line,) = ax.plot(mass, curves[head], "-", color=color, linewidth=2.4, zorder=4,
+                          label=experiment_legend(name, settings[name], statistics))  # fmt: skip
+        experiment_handles.append(line)
+        drawn.append(line)
+        for chan, y in curves.items():
+            if chan == head:
                 continue
-            ax.plot(
-                mass,
-                y,
-                _LINESTYLE[chan],
-                color=color,
-                label=f"{name} {chan}",
-                zorder=3,
-                linewidth=2,
-            )
+            show = _differs(y, curves[head])
+            if not show.any():
+                continue
+            style = _COMPONENT_STYLE.get(chan, ("-.", chan))[0]
+            (part,) = ax.plot(mass, np.where(show, y, np.nan), style, color=color,
+                              linewidth=1.3, zorder=5)  # fmt: skip
+            drawn.append(part)
+            used_components.add(chan)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlim(x_lo, x_hi)
-    ax.set_ylim(y_low, 1.0)
-    ax.set_xlabel("m_χ [GeV]")
-    n_up = lim.attrs.get("n_up")
-    ax.set_ylabel(
-        "ε upper limit [e]" + (f"  (N_up = {n_up:.3g})" if isinstance(n_up, float) else "")
-    )
-    ax.grid(True, which="major", alpha=0.3)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, ncol=1)
+    ax.set_ylim(y_lo, y_hi)
+    xlabel, ylabel = axis_labels(cube)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, which="major", alpha=0.25)
+    ax.set_axisbelow(True)
+
+    style_handles = []
+    if used_components:
+        style_handles.append(Line2D([], [], color="0.25", linewidth=2.4,
+                                    label="combined (brem + mesons)"))  # fmt: skip
+        for chan in ("brem", "meson"):
+            if chan in used_components:
+                style, text = _COMPONENT_STYLE[chan]
+                style_handles.append(Line2D([], [], color="0.25", linestyle=style, linewidth=1.3,
+                                            label=f"{text} alone"))  # fmt: skip
+    if overlays:
+        style_handles.append(Patch(facecolor=BOUND_FILL, edgecolor=BOUND_EDGE, linewidth=0.7,
+                                   label="existing bounds"))  # fmt: skip
     fig.tight_layout()
+    box = ax.get_position()
+    legend = dict(frameon=False, fontsize=7.5, handlelength=2.6, borderaxespad=0.0)
+    fig.legend(handles=experiment_handles, loc="upper left",
+               bbox_to_anchor=(box.x0 - 0.06, box.y0 - 0.11), **legend)  # fmt: skip
+    if style_handles:
+        fig.legend(handles=style_handles, loc="upper right",
+                   bbox_to_anchor=(box.x1, box.y0 - 0.11), **legend)  # fmt: skip
+    _place_labels(fig, ax, overlays, (x_lo, x_hi), (y_lo, y_hi), drawn)
     return fig
+
+
+def save_reach_plot(
+    cube: xr.Dataset,
+    path: str | Path,
+    overlays: Sequence[ReferenceCurve] = (),
+    exposure: Exposure | None = None,
+    statistics: Statistics | None = None,
+    **options,
+) -> Path:
+    """Draw `figure_reach` (same arguments) and write it to `path` (.pdf, .png or .svg); returns
+    the path."""
+    path = Path(path)
+    if path.suffix.lower() not in PLOT_SUFFIXES:
+        raise McpdaskError(f"{path}: the plot's file name must end in {', '.join(PLOT_SUFFIXES)}")
+    if not path.parent.exists():
+        raise McpdaskError(f"cannot write {path}: directory {path.parent} does not exist")
+    plt = _pyplot()
+    import matplotlib
+
+    matplotlib.use("Agg")
+    with plt.rc_context(_RC):
+        fig = figure_reach(cube, overlays, exposure, statistics, **options)
+        fig.savefig(path, bbox_inches="tight")
+    plt.close(fig)
+    return path
 
 
 def approximation_ratios(
@@ -235,11 +520,14 @@ def approximation_ratios(
     masses: Sequence[float] | None = None,
     *,
     precision: float | None = None,
-    progress=None,
+    progress: Callable[[str], None] | None = None,
+    experiment=None,
+    energy: float | None = None,
 ) -> xr.Dataset:
     """sigma_ETL (from the cube) / sigma_method (integrated now) per experiment, method and mass,
     with errors: a Dataset with `ratio`, `ratio_err` and `wall_s` along (experiment,
-    approximation, mass). masses: a subset of the cube's masses (default all); WW takes ~1-2 s a point."""
+    approximation, mass). masses: a subset of the cube's masses (default all); WW takes ~1-2 s a
+    point. progress: called after each point with 'k/n name method m = ...: s'."""
     from mcpdask.physics.integrate import cross_section
 
     require_variables(cube, _NEEDS["ratio"], "figure (d) ratio")
@@ -268,28 +556,34 @@ def approximation_ratios(
         chosen = np.asarray(chosen)
     prec = precision or max(float(cube.attrs.get("vegas_precision", 0.01)), 0.01)
     inelastic = bool(cube.attrs.get("inelastic", False))
-    names = [str(e) for e in cube["experiment"].values]
+    process = str(cube.attrs.get("process", "mcp"))
+    names = _names(cube, experiment)
     shape = (len(names), len(methods), len(chosen))
     ratio, ratio_err, wall = np.full(shape, np.nan), np.full(shape, np.nan), np.zeros(shape)
+    total, done = math.prod(shape), 0
     for a, name in enumerate(names):
-        one = _nominal(cube, name).sel(mass=chosen)
+        one = _select_energy(cube, name, energy).sel(mass=chosen)
         sigma = np.asarray(one["sigma"].values, float)
         sigma_err = np.asarray(one["sigma_err"].values, float)
         ok = np.asarray(one["status"].values) == 1
-        energy = float(one["nominal_energy"].values)
+        beam = float(one["energy"].values)
         for b, method in enumerate(methods):
             for c, m in enumerate(chosen):
+                done += 1
                 if not ok[c]:
                     continue
                 start = time.perf_counter()
                 res = cross_section(
-                    str(one["lepton"].values), str(one["target"].values), energy, float(m),
+                    str(one["lepton"].values), str(one["target"].values), beam, float(m),
                     float(one["x_min"].values), float(one["x_max"].values), method=method,
-                    precision=prec, seed=1000 + c, inelastic=inelastic,
+                    precision=prec, seed=1000 + c, inelastic=inelastic, process=process,
                 )  # fmt: skip
                 wall[a, b, c] = time.perf_counter() - start
                 if progress is not None:
-                    progress(f"{name} {method} m = {_mass_label(m)}: {wall[a, b, c]:.1f} s")
+                    progress(
+                        f"{done}/{total} {name} {method} m = {_mass_label(m)}: "
+                        f"{wall[a, b, c]:.1f} s"
+                    )
                 if res.sigma_pb > 0:
                     ratio[a, b, c] = sigma[c] / res.sigma_pb
                     ratio_err[a, b, c] = ratio[a, b, c] * math.hypot(
@@ -300,14 +594,14 @@ def approximation_ratios(
     return xr.Dataset(
         {"ratio": (dims, ratio), "ratio_err": (dims, ratio_err), "wall_s": (dims, wall)},
         coords=coords,
+        attrs={"process": process},
     )
 
 
 def figure_ratio(ratios: xr.Dataset):
-    """(d) sigma_ETL / sigma_WW and sigma_ETL / sigma_IWW versus m_chi (from approximation_ratios)."""
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(4.2, 3.3))
+    """(d) sigma_ETL / sigma_WW and sigma_ETL / sigma_IWW versus mass (from approximation_ratios)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(4.6, 3.4))
     markers = {"iww": "s", "ww": "o"}
     for i, name in enumerate(str(e) for e in ratios["experiment"].values):
         for method in (str(m) for m in ratios["approximation"].values):
@@ -316,12 +610,14 @@ def figure_ratio(ratios: xr.Dataset):
                 r["mass"].values, r["ratio"].values, yerr=r["ratio_err"].values,
                 marker=markers.get(method, "o"), markersize=3.5, capsize=2,
                 linestyle="-" if method == "ww" else "--",
-                color=EXPERIMENT_COLORS[i % len(EXPERIMENT_COLORS)], label=f"{name}: ETL / {method.upper()}",
+                color=EXPERIMENT_COLORS[i % len(EXPERIMENT_COLORS)],
+                label=f"{display_name(name)}: ETL / {method.upper()}",
             )  # fmt: skip
     ax.axhline(1.0, color="0.4", linewidth=0.8)
     ax.set_xscale("log")
-    ax.set_xlabel("m_χ [GeV]")
-    ax.set_ylabel("σ_ETL / σ_approx (same cut)")
+    vector = ratios.attrs.get("process") == "vector"
+    ax.set_xlabel(r"$m_{A'}$ [GeV]" if vector else r"$m_\chi$ [GeV]")
+    ax.set_ylabel(r"$\sigma_{\rm ETL} / \sigma_{\rm approx}$ (same cut)")
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(frameon=False)
     fig.tight_layout()
@@ -336,41 +632,53 @@ def write_figures(
     ratio_methods: Sequence[str] = ("iww",),
     ratio_masses: Sequence[float] | None = None,
     figures: Sequence[str] = FIGURES,
-    progress=None,
+    progress: Callable[[str], None] | None = None,
+    exposure: Exposure | None = None,
+    statistics: Statistics | None = None,
+    experiment=None,
+    energy: float | None = None,
+    channels: str = "all",
 ) -> list[dict]:
     """Write the figures (PDF and PNG) into directory `out` (created); returns one record per
-    figure: name, paths, seconds. Raises StoreError naming missing cube variables first."""
+    figure: name, paths, seconds. exposure, statistics, channels shape the reach figure (c);
+    experiment and energy select what every figure shows. progress: called with a line when a
+    figure starts and after each point of (d). Raises StoreError naming missing cube variables
+    first, McpdaskError naming the viz extra if matplotlib is missing."""
+    plt = _pyplot()
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     unknown = [f for f in figures if f not in FIGURES]
     if unknown:
         raise McpdaskError(f"unknown figure {unknown[0]!r}; known: {', '.join(FIGURES)}")
     for name in figures:  # every check before any work
         require_variables(cube, _NEEDS[name], f"figure {name}")
+    _names(cube, experiment)
     out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise McpdaskError(f"cannot create output directory {out}: {exc.strerror}") from None
     records = []
+    selected = [(letter, name) for letter, name in zip("abcd", FIGURES, strict=True)
+                if name in figures]  # fmt: skip
     with plt.rc_context(_RC):
-        for letter, name in zip("abcd", FIGURES, strict=True):
-            if name not in figures:
-                continue
+        for k, (letter, name) in enumerate(selected, start=1):
             start = time.perf_counter()
+            if progress is not None:
+                progress(f"[{k}/{len(selected)}] figure ({letter}) {name} ...")
             if name == "dsigma_dx":
-                fig = figure_dsigma_dx(cube)
+                fig = figure_dsigma_dx(cube, experiment=experiment, energy=energy)
             elif name == "sigma":
-                fig = figure_sigma(cube)
+                fig = figure_sigma(cube, experiment=experiment, energy=energy)
             elif name == "reach":
-                fig = figure_reach(cube, overlays)
+                fig = figure_reach(cube, overlays, exposure, statistics, experiment=experiment,
+                                   energy=energy, channels=channels)  # fmt: skip
             else:
-                fig = figure_ratio(
-                    approximation_ratios(cube, ratio_methods, ratio_masses, progress=progress)
-                )
+                ratios = approximation_ratios(cube, ratio_methods, ratio_masses,
+                                              progress=progress, experiment=experiment,
+                                              energy=energy)  # fmt: skip
+                fig = figure_ratio(ratios)
             paths = []
             for ext in ("pdf", "png"):
                 path = out / f"fig_{letter}_{name}.{ext}"

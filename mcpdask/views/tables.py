@@ -16,7 +16,8 @@ import xarray as xr
 from mcpdask.cube import open_cube, point_key
 from mcpdask.cube.schema import MEASURED, Status
 
-__all__ = ["FORMATS", "cube_summary", "render_limits", "shown_channels"]
+__all__ = ["FORMATS", "cube_info", "cube_summary", "render_cube_info", "render_limits",
+           "shown_channels"]  # fmt: skip
 
 FORMATS = ("table", "csv", "json")
 
@@ -98,6 +99,102 @@ def cube_summary(store: str | Path) -> str:
             f"({last.get('scan')}, {last.get('points_submitted')} points submitted)"
         )
     return "\n".join(lines)
+
+
+def cube_info(store: str | Path) -> dict[str, Any]:
+    """What the cube at `store` holds, as plain data (the machine-readable `mcpdask info`): its
+    provenance and physics options, each experiment's definition as stored, the grid, the
+    counts per status, and one record per grid cell (experiment, energy, mass) with status,
+    sigma, its error, the VEGAS diagnostics and the note of a failed point (cells of an energy
+    at which an experiment has no point at all, i.e. off its energy list, are left out)."""
+    ds = open_cube(store)
+    a = ds.attrs
+    status = np.asarray(ds["status"].values)
+    names = [str(e) for e in ds["experiment"].values]
+    energies = [float(v) for v in ds["energy"].values]
+    masses = [float(v) for v in ds["mass"].values]
+    notes = a.get("point_notes", {})
+    per_point = {v: np.asarray(ds[v].values, dtype=float)
+                 for v in ("sigma", "sigma_err", "chi2_dof", "Q", "n_eval", "wall_s")}  # fmt: skip
+    experiments = {}
+    for i, name in enumerate(names):
+        one = ds.isel(experiment=i)
+        experiments[name] = {
+            coord: (_json_value(float(one[coord].values)) if one[coord].dtype.kind in "fiu"
+                    else str(one[coord].values))
+            for coord in ("lepton", "target", "target_Z", "target_A", "target_density",
+                          "target_X0", "thickness_cm", "leptons_on_target", "x_min", "x_max",
+                          "nominal_energy", "efficiency")
+            if coord in one.coords
+        }  # fmt: skip
+    points = []
+    for ie, name in enumerate(names):
+        for ien, energy in enumerate(energies):
+            if (status[ie, ien] == Status.MISSING).all():
+                continue  # off this experiment's energies (or not started there)
+            for im, mass in enumerate(masses):
+                code = Status(int(status[ie, ien, im]))
+                key = point_key(name, energy, mass)
+                record = {"experiment": name, "energy_GeV": energy, "mass_GeV": mass,
+                          "status": code.label}  # fmt: skip
+                for v, values in per_point.items():
+                    unit = "_pb" if v.startswith("sigma") else ""
+                    record[f"{v}{unit}"] = _json_value(float(values[ie, ien, im]))
+                record["note"] = notes.get(key, "")
+                points.append(record)
+    history = a.get("history", [])
+    return {
+        "store": str(store),
+        "schema_version": a.get("mcpdask_schema_version"),
+        "mcpdask_version": a.get("mcpdask_version"),
+        "created": a.get("created"),
+        "physics": {k: a.get(k) for k in ("process", "method", "inelastic", "ww_convention")},
+        "vegas": {k[len("vegas_") :]: v for k, v in a.items() if k.startswith("vegas_")},
+        "scan_seed": a.get("scan_seed"),
+        "experiments": experiments,
+        "energies_GeV": energies,
+        "masses_GeV": masses,
+        "x_edges": [float(v) for v in ds["x_edge"].values],
+        "counts": {s.label: int((status == s).sum()) for s in Status},
+        "history_runs": len(history),
+        "last_run": history[-1] if history else None,
+        "points": points,
+    }
+
+
+def render_cube_info(store: str | Path, fmt: str = "table") -> str:
+    """`mcpdask info` in a format: 'table' (cube_summary's lines), 'json' (cube_info) or 'csv'
+    (one row per grid cell, with '#' lines for the provenance and each experiment)."""
+    if fmt == "table":
+        return cube_summary(store) + "\n"
+    info = cube_info(store)
+    if fmt == "json":
+        return json.dumps(info, indent=1, default=str) + "\n"
+    if fmt != "csv":
+        raise ValueError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
+    out = io.StringIO()
+    for key, value in info.items():
+        if key in ("points", "experiments", "x_edges", "masses_GeV", "energies_GeV"):
+            continue
+        out.write(f"# {key}: {json.dumps(value, default=str)}\n")
+    for name, definition in info["experiments"].items():
+        out.write(f"# {name}: {json.dumps(definition)}\n")
+    columns = list(info["points"][0]) if info["points"] else ["experiment"]
+    out.write(",".join(columns) + "\n")
+    for record in info["points"]:
+        cells = []
+        for c in columns:
+            value = record[c]
+            if value is None:
+                cells.append("")
+            elif isinstance(value, float):
+                cells.append(f"{value:.7g}")
+            else:
+                text = str(value)
+                cells.append('"' + text.replace('"', '""') + '"' if ("," in text or '"' in text)
+                             else text)  # fmt: skip
+        out.write(",".join(cells) + "\n")
+    return out.getvalue()
 
 
 def shown_channels(ds, name: str, requested: str) -> list[str]:

@@ -1,9 +1,11 @@
-"""Views: static figures (PNG size, not blank), overlay reader, bad-input errors, browser
-derivations, and the notebook run top to bottom (nbclient) on the quick cube."""
+"""Views: static figures (PNG size, not blank, the reach plot's conventions), overlay reader,
+bad-input errors, missing viz extra, browser derivations relative to each experiment's nominal
+values, and the tutorial notebook run top to bottom (nbclient) as from a fresh clone."""
 
-import os
 import shutil
 import socket
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -13,14 +15,15 @@ import mcpdask
 from mcpdask.cli import main
 from mcpdask.data import bounds_dir
 from mcpdask.errors import McpdaskError, ReferenceCurveError, StoreError
+from mcpdask.limits import Exposure, Statistics
 from mcpdask.references import read_reference_curve, read_reference_curves
-from mcpdask.views.browser import NOMINAL, LimitBrowser
-from mcpdask.views.figures import write_figures
+from mcpdask.views.browser import NOMINAL, LimitBrowser, display_name
+from mcpdask.views.figures import axis_labels, experiment_legend, figure_reach, write_figures
 
 pytestmark = pytest.mark.timeout(300)
 
 LIMITS = bounds_dir()
-NOTEBOOK = Path(__file__).parents[2] / "notebooks" / "browse_limits.ipynb"
+NOTEBOOK = Path(__file__).parents[2] / "notebooks" / "tutorial.ipynb"
 GOOD = "# toy bound, source: made up for a test\nmass_GeV,eps\n0.01,1e-3\n0.1,2e-3\n1.0,1e-2\n"
 
 
@@ -140,46 +143,214 @@ def test_browse_port_in_use_is_a_one_line_error(quick_cube_store, capsys):
 
 def test_browser_grid_matches_a_fresh_derivation_from_the_cube(cube):
     browser = LimitBrowser(cube, coarse=True)
-    lot, cut, thick = (
-        browser.options["leptons_on_target"][1],
-        0.5,
-        browser.options["thickness_x0"][2],
-    )
-    fresh = browser.derive(lot, cut, thick)["eps_limit"]
-    from_grid = browser.limits_at(lot, cut, thick)["eps_limit"]
+    lot, shift, thick = 10.0, -0.1, 0.5
+    fresh = browser.derive(lot, shift, thick)["eps_limit"]
+    from_grid = browser.limits_at(lot, shift, thick)["eps_limit"]
     np.testing.assert_allclose(from_grid.values, fresh.values, rtol=1e-12)
-    nominal = browser.limits_at(NOMINAL, NOMINAL, NOMINAL)["eps_limit"].sel(channel="brem")
-    scaled = browser.limits_at(lot, NOMINAL, NOMINAL)["eps_limit"].sel(channel="brem")
-    ratio = (scaled / nominal).values  # eps_lim ~ LOT^-1/2
-    expected = np.sqrt(cube["leptons_on_target"].values / lot)[:, None]
-    np.testing.assert_allclose(ratio, np.broadcast_to(expected, ratio.shape), rtol=1e-9)
     assert ("na64mu", "meson") not in browser.drawn_curves()  # no meson channel: not drawn
 
 
-def test_notebook_runs_top_to_bottom(quick_cube_store):
+def test_browser_sliders_scale_each_experiment_relative_to_its_own_nominal(cube):
+    """The exposure slider is a factor on each experiment's own LOT (their nominal values differ
+    200-fold), the thickness slider likewise, and the cut slider shifts each own x_min: the grid
+    equals a library derivation with per-experiment values."""
+    browser = LimitBrowser(cube, coarse=True)
+    lot = {
+        str(e): float(v)
+        for e, v in zip(cube.experiment.values, cube.leptons_on_target.values, strict=True)
+    }
+    cut = {str(e): float(v) for e, v in zip(cube.experiment.values, cube.x_min.values, strict=True)}
+    thick = {
+        str(e): float(v)
+        for e, v in zip(cube.experiment.values, cube.thickness_cm.values, strict=True)
+    }
+    assert len(set(lot.values())) > 1
+    factor, shift, thick_factor = 100.0, 0.1, 2.0
+    want = mcpdask.limits_dataset(
+        cube,
+        Exposure(
+            leptons_on_target={e: factor * v for e, v in lot.items()},
+            x_min={e: v + shift for e, v in cut.items()},
+            thickness_cm={e: thick_factor * v for e, v in thick.items()},
+        ),
+        channels="all",
+    )["eps_limit"].sel(channel=["brem", "meson", "combined"])
+    got = browser.limits_at(factor, shift, thick_factor)["eps_limit"]
+    np.testing.assert_allclose(got.values, want.values, rtol=1e-12)
+    nominal = browser.limits_at(**NOMINAL)["eps_limit"].sel(channel="brem")
+    scaled = browser.limits_at(factor, 0.0, 1.0)["eps_limit"].sel(channel="brem")
+    np.testing.assert_allclose((nominal / scaled).values, np.sqrt(factor), rtol=1e-9)
+    text = browser.settings_text(factor, shift, thick_factor)
+    assert "**NA64μ**: 1e16 MOT, x > 0.6" in text and "**LDMX**: 2e18 EOT, x > 0.8" in text
+    assert set(NOMINAL) == set(browser.options)
+    for key, nominal_value in NOMINAL.items():
+        assert nominal_value in browser.options[key]
+
+
+def _texts(fig):
+    out = []
+    for ax in fig.axes:
+        out += [t.get_text() for t in ax.texts if t.get_visible()]
+        out += [ax.get_xlabel(), ax.get_ylabel()]
+    for legend in fig.legends:
+        out += [t.get_text() for t in legend.get_texts()]
+    return out
+
+
+def test_reach_figure_in_the_fields_convention(cube):
+    """Grey existing bounds labelled in the plot, coloured projections with a legend naming
+    experiment, beam, exposure and CL, mathtext labels, display names, and no single-channel
+    line drawn where it coincides with (would hide under) the combined one."""
+    import matplotlib
+    import matplotlib.colors as mcolors
+
+    matplotlib.use("Agg")
+    bounds = read_reference_curves(None)
+    fig = figure_reach(cube, bounds, Exposure(leptons_on_target={"ldmx": 1e17}),
+                       Statistics(cl=0.95))  # fmt: skip
+    texts = _texts(fig)
+    assert r"$m_\chi$ [GeV]" in texts and r"$\epsilon = Q_\chi / e$" in texts
+    legend = [t for t in texts if "CL" in t]
+    assert legend == [
+        r"NA64$\mu$ (160 GeV $\mu^-$ on Pb, $10^{14}$ MOT, $x > 0.5$), 95% CL",
+        r"LDMX (8 GeV $e^-$ on Al, $10^{17}$ EOT, $x > 0.7$), 95% CL",
+    ]
+    assert not [
+        t for t in texts if "_" in t.replace("$", "").replace(r"\_", "") and "$" not in t
+    ]  # fmt: skip  - no literal m_chi / N_up underscores
+    assert not [t for t in texts if "na64mu" in t or "ldmx" in t]
+    labels = [t for t in fig.axes[0].texts if t.get_visible()]
+    assert len(labels) >= 6 and {"BEBC", "MiniBooNE"} <= {t.get_text() for t in labels}
+    for t in labels:  # inside the axes
+        x, y = t.get_position()
+        (x0, x1), (y0, y1) = fig.axes[0].get_xlim(), fig.axes[0].get_ylim()
+        assert x0 < x < x1 and y0 < y < y1
+    ax = fig.axes[0]
+    fills = [p for p in ax.patches]
+    assert fills and all(
+        np.allclose(mcolors.to_rgb(p.get_facecolor()), mcolors.to_rgb("#e3e3e3")) for p in fills
+    )
+    lines = [ln for ln in ax.lines if ln.get_color() not in ("#8c8c8c",)]
+    colours = {ln.get_color() for ln in lines}
+    assert len(colours) == 2  # one colour per experiment
+    for colour in colours:
+        mine = [ln for ln in lines if ln.get_color() == colour]
+        head = [ln for ln in mine if ln.get_linestyle() == "-"]
+        assert len(head) == 1
+        y_head = np.asarray(head[0].get_ydata(), float)
+        for ln in mine:
+            if ln is head[0]:
+                continue
+            assert ln.get_zorder() > head[0].get_zorder()  # single channels on top
+            y = np.asarray(ln.get_ydata(), float)
+            shown = np.isfinite(y)
+            differs = shown & ~np.isclose(y, y_head, rtol=0.02)
+            grown = differs.copy()
+            grown[1:] |= differs[:-1]
+            grown[:-1] |= differs[1:]
+            assert np.array_equal(shown, grown & shown)  # drawn only where it differs (+1 point)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+
+
+def test_vector_cube_is_labelled_as_a_dark_photon(cube):
+    vector = cube.assign_attrs(process="vector")
+    assert axis_labels(vector) == (r"$m_{A'}$ [GeV]", r"kinetic mixing $\epsilon$")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    fig = figure_reach(vector, (), channels="brem")
+    assert fig.axes[0].get_xlabel() == r"$m_{A'}$ [GeV]"
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+
+
+def test_display_names_and_legend_text():
+    assert [display_name(n) for n in ("na64mu", "ldmx", "na64e", "other")] == [
+        r"NA64$\mu$",
+        "LDMX",
+        "NA64e",
+        "other",
+    ]
+    assert display_name("na64mu", text=True) == "NA64μ"
+    s = {"lepton": "e", "target": "W", "energy_gev": 100.0, "leptons_on_target": 5e12,
+         "x_min": 0.5}  # fmt: skip
+    assert experiment_legend("na64e", s, Statistics(n_up=3.0)) == (
+        r"NA64e (100 GeV $e^-$ on W, $5\times10^{12}$ EOT, $x > 0.5$), $N_{\rm up} = 3$"
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "module"),
+    [
+        (["figures", "{store}", "--out", "{tmp}/o"], "matplotlib"),
+        (["reach", "{store}", "--plot", "{tmp}/r.pdf"], "matplotlib"),
+        (["browse", "{store}", "--html", "{tmp}/b.html"], "panel"),
+        (["browse", "{store}", "--html", "{tmp}/b.html"], "hvplot"),
+    ],
+)
+def test_missing_viz_extra_is_a_one_line_error_naming_the_extra(
+    quick_cube_store, tmp_path, capsys, monkeypatch, argv, module
+):
+    for name in [m for m in list(sys.modules) if m == module or m.startswith(module + ".")]:
+        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.setitem(sys.modules, module, None)
+    argv = [a.format(store=quick_cube_store, tmp=tmp_path) for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert f"{module} is not installed" in err and "pip install 'mcpdask[viz]'" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_figures_report_progress_on_stderr(quick_cube_store, tmp_path, capsys):
+    out = tmp_path / "figs"
+    argv = ["figures", str(quick_cube_store), "--out", str(out), "--only", "reach,ratio",
+            "--ratio-masses", "0.01,0.1", "-v", "--lot", "ldmx=1e17", "--cl", "0.95"]  # fmt: skip
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert "[1/2] figure (c) reach" in captured.err and "[2/2] figure (d) ratio" in captured.err
+    assert "figure (d): 1/4 na64mu iww m = 10 MeV" in captured.err
+    assert "figure (d): 4/4 ldmx iww m = 100 MeV" in captured.err
+    assert captured.err.count("elastic-only cross sections") <= 1  # warnings once, as one line
+    assert sorted(p.name for p in out.iterdir()) == [
+        "fig_c_reach.pdf", "fig_c_reach.png", "fig_d_ratio.pdf", "fig_d_ratio.png"
+    ]  # fmt: skip
+
+
+def test_notebook_runs_top_to_bottom_from_a_fresh_clone(tmp_path):
+    """The tutorial as shipped: no MCPDASK_CUBE, nothing scanned yet; it scans the quick config
+    into ../mcpdask-store/quick.zarr itself, and draws, exports and browses."""
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    env = {"MCPDASK_CUBE": str(quick_cube_store)}
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
+    clone = tmp_path / "clone"
+    (clone / "notebooks").mkdir(parents=True)
+    shutil.copy(NOTEBOOK, clone / "notebooks" / NOTEBOOK.name)
+    nb = nbformat.read(clone / "notebooks" / NOTEBOOK.name, as_version=4)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("MCPDASK_CUBE", raising=False)
         client = nbclient.NotebookClient(
             nb,
             timeout=120,
             kernel_name="python3",
-            resources={"metadata": {"path": str(NOTEBOOK.parent)}},
+            resources={"metadata": {"path": str(clone / "notebooks")}},
         )
+        start = time.perf_counter()
         client.execute()
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        print(f"notebook executed in {time.perf_counter() - start:.1f} s")
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
-    assert any("image/png" in o.get("data", {}) for o in outputs)  # the static figure
+    assert any("image/png" in o.get("data", {}) for o in outputs)  # the reach plot
+    assert any("text/html" in o.get("data", {}) for o in outputs)  # the limits table
     assert any(
         "application/vnd.holoviews_exec.v0+json" in o.get("data", {}) for o in outputs
     )  # the browser
+    store = clone / "mcpdask-store"
+    assert (store / "quick.zarr").is_dir()
+    assert (store / "reach_tutorial.pdf").stat().st_size > 10_000
+    assert (store / "limits_tutorial.csv").read_text().startswith("experiment,mass,channel")
+    text = " ".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    for needle in ("missing energy", r"N_{\rm sig}", "Poisson", "reach"):
+        assert needle in text
