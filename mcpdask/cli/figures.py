@@ -76,6 +76,7 @@ def _write(cube, args, request, methods, figures, write_figures):
         experiment=request.experiment,
         energy=request.energy,
         channels=request.channels,
+        precision_tolerance=request.precision_tolerance,
     )
 
 

@@ -136,6 +136,7 @@ def run(args) -> int:
             path = save_reach_plot(
                 cube, args.plot, args.overlays, request.exposure, request.statistics,
                 experiment=request.experiment, energy=request.energy, channels=request.channels,
+                precision_tolerance=request.precision_tolerance,
             )  # fmt: skip
         print(f"mcpdask reach: wrote {path}", file=sys.stderr)
     return 0

@@ -359,21 +359,25 @@ def figure_reach(
     energy: float | None = None,
     channels: str | Sequence[str] = "all",
     eps_range: tuple[float, float] | None = None,
+    precision_tolerance: float | None = None,
 ):
     """(c) the reach plot: eps_lim versus mass per experiment as coloured lines (see the module
     docstring for the channel styles), the existing bounds `overlays` as grey regions labelled
     in the plot, a legend naming experiment, beam, exposure and CL. exposure, statistics,
     experiment, energy, channels: as for mcpdask.limits_dataset (one exposure at a time);
-    channels: some of brem, meson, combined, or 'all'. eps_range: the y axis (default: from the
+    channels: some of brem, meson, combined, or 'all'; precision_tolerance: which
+    budget-exhausted points count (as for limits_dataset). eps_range: the y axis (default: from the
     lowest limit to 1). Drawn with the figures' style (sizes for a 7 in wide paper figure)."""
     plt = _pyplot()
     with plt.rc_context(_RC):
-        return _figure_reach(cube, overlays, exposure, statistics, experiment=experiment,
-                             energy=energy, channels=channels, eps_range=eps_range)  # fmt: skip
+        return _figure_reach(
+            cube, overlays, exposure, statistics, experiment=experiment, energy=energy,
+            channels=channels, eps_range=eps_range, precision_tolerance=precision_tolerance,
+        )  # fmt: skip
 
 
 def _figure_reach(cube, overlays, exposure, statistics, *, experiment, energy, channels,
-                  eps_range):  # fmt: skip
+                  eps_range, precision_tolerance):  # fmt: skip
     from mcpdask.views.tables import effective_settings
 
     plt = _pyplot()
@@ -386,7 +390,7 @@ def _figure_reach(cube, overlays, exposure, statistics, *, experiment, energy, c
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
         ds = limits_dataset(cube, exposure, statistics, experiment=names, energy=energy,
-                            channels="all").compute()  # fmt: skip
+                            channels="all", precision_tolerance=precision_tolerance).compute()  # fmt: skip
     lim = ds["eps_limit"]
     extra = [d for d in lim.dims if d not in ("experiment", "mass", "channel")]
     if extra:
@@ -638,6 +642,7 @@ def write_figures(
     experiment=None,
     energy: float | None = None,
     channels: str = "all",
+    precision_tolerance: float | None = None,
 ) -> list[dict]:
     """Write the figures (PDF and PNG) into directory `out` (created); returns one record per
     figure: name, paths, seconds. exposure, statistics, channels shape the reach figure (c);
@@ -673,7 +678,8 @@ def write_figures(
                 fig = figure_sigma(cube, experiment=experiment, energy=energy)
             elif name == "reach":
                 fig = figure_reach(cube, overlays, exposure, statistics, experiment=experiment,
-                                   energy=energy, channels=channels)  # fmt: skip
+                                   energy=energy, channels=channels,
+                                   precision_tolerance=precision_tolerance)  # fmt: skip
             else:
                 ratios = approximation_ratios(cube, ratio_methods, ratio_masses,
                                               progress=progress, experiment=experiment,
