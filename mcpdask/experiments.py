@@ -28,7 +28,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from mcpdask.errors import ConfigError, McpdaskError
 from mcpdask.physics.integrate import METHODS, PROCESSES, VegasSettings
 from mcpdask.physics.materials import Material, get_material
-from mcpdask.physics.mesons import Meson, as_mesons
+from mcpdask.physics.mesons import PDG_VECTOR_MESONS, Meson, as_mesons, canonical_meson_name
+from mcpdask.physics.photoproduction import DEFAULT_NUCLEAR_ALPHA
+from mcpdask.physics.shower import shower_energy_grid
 from mcpdask.physics.ww import DEFAULT_WW_CONVENTION, WW_CONVENTIONS
 
 CONFIG_DIR = Path(str(files("mcpdask.data") / "configs"))
@@ -157,12 +159,72 @@ class _Strict(BaseModel):
 # Experiment
 
 
+class MesonProduction(_Strict):
+    """Vector mesons photoproduced by the beam's photons (PHYSICS.md 5), computed from physics:
+    which mesons, the sites where a photon above the cut can make one before it converts (the
+    target and/or a downstream `absorber`), and the nuclear scaling A^nuclear_alpha of
+    sigma(gamma p -> V p)."""
+
+    mesons: tuple[str, ...] = ("rho", "omega", "phi", "jpsi")
+    sites: tuple[Literal["target", "absorber"], ...] = Field(default=("target",), strict=False)
+    absorber: Material | None = None
+    absorber_thickness_x0: float = Field(default=40.0, gt=0)
+    nuclear_alpha: float = Field(default=DEFAULT_NUCLEAR_ALPHA, ge=0.5, le=1.2)
+    sources: dict[str, str] = {}
+
+    @field_validator("absorber", mode="before")
+    @classmethod
+    def _absorber_material(cls, value: Any) -> Any:
+        return _material(value)
+
+    @field_validator("mesons", mode="before")
+    @classmethod
+    def _meson_names(cls, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            names = [canonical_meson_name(v) for v in value]
+            unknown = [n for n in names if n not in PDG_VECTOR_MESONS]
+            if unknown:
+                raise ValueError(f"unknown meson {unknown[0]!r}; known: {', '.join(PDG_VECTOR_MESONS)}")
+            return tuple(names)
+        return value
+
+    @model_validator(mode="after")
+    def _absorber_given(self) -> MesonProduction:
+        if "absorber" in self.sites and self.absorber is None:
+            raise ValueError("sites include 'absorber': give its material as absorber")
+        return self
+
+
+def _material(value: Any) -> Any:
+    """A table name ('Pb') or a mapping {name, Z, A, density_g_cm3, radiation_length_cm}."""
+    if isinstance(value, dict):
+        keys = [f.name for f in fields(Material)]
+        missing = [k for k in keys if k not in value]
+        unknown = [k for k in value if k not in keys]
+        if missing or unknown:
+            raise ValueError(
+                "a user-defined material needs exactly the keys " + ", ".join(keys)
+                + "".join(f"; missing key {k!r}" for k in missing)
+                + "".join(f"; unknown key {k!r}" for k in unknown)
+            )  # fmt: skip
+    if isinstance(value, str | dict):
+        try:
+            return get_material(value)
+        except McpdaskError as exc:
+            raise ValueError(str(exc)) from None
+    return value
+
+
 class Experiment(_Strict):
     """A lepton fixed-target missing-energy experiment: beam, target, exposure and recoil cut.
 
     `thickness_x0` (in radiation lengths) or `thickness_cm` gives the effective target
     thickness L_T (after loading both are set); `x_min`, `x_max` the missing-energy fraction
-    window of the signal region (recoil lepton energy below (1 - x_min) E0).
+    window of the signal region (recoil lepton energy below (1 - x_min) E0). `target_model`:
+    `thin` (the beam keeps its energy through the target: N = LOT n L_T sigma(E0)) or `shower`
+    (an electron beam on a thick target: every shower e+- contributes by its track length,
+    PHYSICS.md 8). `meson_production` computes vector-meson yields from physics; `mesons` sets
+    them by hand (an explicit override, scaled linearly with exposure and thickness).
     """
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
@@ -176,29 +238,15 @@ class Experiment(_Strict):
     x_min: float = Field(ge=0, lt=1)
     x_max: float = Field(default=1.0, gt=0, le=1)
     efficiency: float = Field(default=1.0, gt=0, le=1, description="signal efficiency")
+    target_model: Literal["thin", "shower"] = "thin"
+    meson_production: MesonProduction | None = None
     mesons: tuple[Meson, ...] = ()
     sources: dict[str, str] = {}
 
     @field_validator("target", mode="before")
     @classmethod
     def _target_from_name(cls, value: Any) -> Any:
-        """A table name ('Pb') or a mapping {name, Z, A, density_g_cm3, radiation_length_cm}."""
-        if isinstance(value, dict):
-            keys = [f.name for f in fields(Material)]
-            missing = [k for k in keys if k not in value]
-            unknown = [k for k in value if k not in keys]
-            if missing or unknown:
-                raise ValueError(
-                    "a user-defined target needs exactly the keys " + ", ".join(keys)
-                    + "".join(f"; missing key {k!r}" for k in missing)
-                    + "".join(f"; unknown key {k!r}" for k in unknown)
-                )  # fmt: skip
-        if isinstance(value, str | dict):
-            try:
-                return get_material(value)
-            except McpdaskError as exc:
-                raise ValueError(str(exc)) from None
-        return value
+        return _material(value)
 
     @field_validator("mesons", mode="before")
     @classmethod
@@ -220,6 +268,11 @@ class Experiment(_Strict):
             raise ValueError("give only one of thickness_x0 and thickness_cm (they disagree)")
         if not self.x_min < self.x_max:
             raise ValueError(f"x_min ({self.x_min}) must be below x_max ({self.x_max})")
+        if self.target_model == "shower" and self.lepton != "e":
+            raise ValueError(
+                "target_model 'shower' needs an electron beam (lepton: e): a muon keeps its "
+                "energy through the target, use 'thin'"
+            )
         # fill in the other thickness so both are always available
         if self.thickness_cm is None:
             object.__setattr__(self, "thickness_cm", self.thickness_x0 * x0)
@@ -475,7 +528,10 @@ def load_scan(path: str | Path) -> ScanSpec:
             raise ConfigError(f"{path}: experiments.{i}: {exc}") from None
         exp = load_experiment(found)
         experiments.append(exp)
-        energies[exp.name] = tuple(sorted(set(ref.energies_gev or (exp.energy_gev,))))
+        beams = ref.energies_gev or (exp.energy_gev,)
+        if exp.target_model == "shower":  # the shower's e+- at every energy the cut allows
+            beams = [e for e0 in beams for e in shower_energy_grid(e0, exp.x_min)]
+        energies[exp.name] = tuple(sorted(set(float(e) for e in beams)))
     if len({e.name for e in experiments}) != len(experiments):
         raise ConfigError(f"{path}: experiments: two configs define the same experiment name")
     if cfg.masses_gev is not None:

@@ -54,16 +54,42 @@ def test_ldmx_matches_physics_md_sections_5_and_6():
     assert (exp.target.name, exp.target.Z, exp.target.A) == ("Al", 13, 26.98)
     assert exp.thickness_x0 == 0.4
     assert exp.x_min == 0.7
-    mesons = {m.name: m for m in exp.mesons}
-    assert set(mesons) == {"rho", "omega", "phi", "jpsi"}  # names canonicalised
-    n_rho = mesons["rho"].yield_at_nominal_exposure
-    assert n_rho == 5e10
-    assert mesons["omega"].yield_at_nominal_exposure == pytest.approx(0.15 * n_rho)
-    assert mesons["phi"].yield_at_nominal_exposure == pytest.approx(0.05 * n_rho)
-    assert mesons["jpsi"].yield_at_nominal_exposure == 0.0
-    assert mesons["rho"].mass_gev == 0.77526 and mesons["rho"].br_ee == 4.72e-5
-    assert mesons["phi"].mass_gev == 1.019461 and mesons["phi"].br_ee == 2.979e-4
-    assert all("ESTIMATE" in m.source for m in exp.mesons)
+    assert exp.target_model == "thin" and exp.mesons == ()  # no hand-set meson yields
+    production = exp.meson_production
+    assert production.mesons == ("rho", "omega", "phi", "jpsi")  # PHYSICS.md 5
+    assert production.sites == ("target", "absorber") and production.absorber.name == "W"
+    assert production.nuclear_alpha == 1.0 and "arXiv:2112.02104" in production.sources["sites"]
+
+
+def test_na64e_showers_and_its_scan_gets_the_energy_grid_it_needs(tmp_path):
+    """A shower experiment's scan covers x_min E0 .. E0 without the user listing energies."""
+    assert load_experiment("na64e").target_model == "shower"
+    spec = load_scan(write(tmp_path, "s.yaml", GOOD_SCAN.replace("[ldmx]", "[na64e]")))
+    energies = np.asarray(spec.energies_gev["na64e"])
+    assert energies.size == 16 and energies[0] == 50.0 and energies[-1] == 100.0
+    assert np.allclose(np.diff(np.log(energies)), np.log(2) / 15)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("lepton: mu\ntarget_model: shower", "target_model 'shower' needs an electron beam"),
+        ("meson_production: {sites: [target, absorber]}",
+         "meson_production: sites include 'absorber': give its material as absorber"),
+        ("meson_production: {nuclear_alpha: 1.5}",
+         "meson_production.nuclear_alpha: Input should be less than or equal to 1.2"),
+        ("meson_production: {nuclear_alpha: 0.3}",
+         "meson_production.nuclear_alpha: Input should be greater than or equal to 0.5"),
+        ("meson_production: {mesons: [kaon]}", "unknown meson 'kaon'"),
+    ],
+)  # fmt: skip
+def test_bad_target_physics_input_is_a_one_line_error_naming_the_key(tmp_path, text, message):
+    base = (CONFIG_DIR / "na64e.yaml").read_text().split("target_model:")[0]
+    base = base.replace("lepton: e\n", "") if "lepton:" in text else base
+    path = write(tmp_path, "exp.yaml", base + text + "\n")
+    with pytest.raises(ConfigError) as info:
+        load_experiment(path)
+    assert message in str(info.value) and "\n" not in str(info.value).strip()
 
 
 @pytest.mark.parametrize("name", ["na64mu", "ldmx", "na64e"])
@@ -176,7 +202,7 @@ BAD_EXPERIMENTS = [
     (
         "target: Pb",
         "target: {name: X, Z: 10}",
-        "target: a user-defined target needs exactly the keys name, Z, A, density_g_cm3, radiation_length_cm; missing key 'A'",
+        "target: a user-defined material needs exactly the keys name, Z, A, density_g_cm3, radiation_length_cm; missing key 'A'",
     ),
     ("thickness_x0: 40.0", "thickness: 40", "or 'thickness_x0'? (units are part of the key"),
     ("x_min: 0.5", "x_min: 1.5", "x_min: Input should be less than 1"),

@@ -17,6 +17,8 @@ def example_cube() -> xr.Dataset:
         {
             "dsigma_dx": (("experiment", "energy", "mass", "x"), np.ones(shape)),
             "dsigma_dx_err": (("experiment", "energy", "mass", "x"), np.full(shape, 0.01)),
+            "sigma": (("experiment", "energy", "mass"), np.ones(shape[:3])),
+            "sigma_err": (("experiment", "energy", "mass"), np.full(shape[:3], 0.01)),
             "status": (("experiment", "energy", "mass"), np.ones(shape[:3], dtype=np.int8)),
         },
         coords={

@@ -35,7 +35,14 @@ from mcpdask.errors import (
 )
 from mcpdask.limits.xbins import check_cut, integrate_x, x_edges
 from mcpdask.physics.constants import AVOGADRO
-from mcpdask.physics.mesons import Meson, as_mesons, branching_ratio_chichi_per_eps2, meson_yield
+from mcpdask.physics.materials import get_material
+from mcpdask.physics.mesons import (
+    PDG_VECTOR_MESONS,
+    Meson,
+    as_mesons,
+    branching_ratio_chichi_per_eps2,
+    meson_yield,
+)
 
 __all__ = ["CHANNEL_BREM", "CHANNEL_COMBINED", "CHANNEL_MESON", "Exposure", "masked_points",
            "signal_yield"]  # fmt: skip
@@ -47,7 +54,7 @@ CHANNEL_BREM = "brem"
 CHANNEL_MESON = "meson"
 CHANNEL_COMBINED = "combined"
 
-_REQUIRED_VARS = ("dsigma_dx", "dsigma_dx_err", "status")
+_REQUIRED_VARS = ("dsigma_dx", "dsigma_dx_err", "sigma", "sigma_err", "status")
 _REQUIRED_COORDS = ("x_edge", "target_A", "target_density", "target_X0", "thickness_cm",
                     "leptons_on_target", "x_min", "x_max", "nominal_energy")  # fmt: skip
 _MAX_NAMED_POINTS = 12
@@ -236,13 +243,26 @@ def _warn_masked(points: list[str]) -> None:
     )
 
 
+def _definition(cube: xr.Dataset, name: str) -> dict:
+    """Experiment `name` as the cube recorded it at scan time ({} for cubes older than that)."""
+    return cube.attrs.get("experiment_definitions", {}).get(name) or {}
+
+
 def recorded_mesons(cube: xr.Dataset, name: str) -> tuple[Meson, ...]:
     """The meson inputs of experiment `name` as the cube recorded them at scan time (attribute
-    `experiment_definitions`); () if the experiment has none or the cube predates the record."""
-    definition = cube.attrs.get("experiment_definitions", {}).get(name)
-    if definition is None:
-        return ()
-    return as_mesons(definition.get("mesons") or ())
+    `experiment_definitions`): hand-set yields (`mesons`, an explicit override) and mesons
+    computed from photoproduction (`meson_production`; their yield_at_nominal_exposure is None);
+    () if the experiment has none or the cube predates the record."""
+    definition = _definition(cube, name)
+    handset = as_mesons(definition.get("mesons") or ())
+    production = definition.get("meson_production") or {}
+    have = {m.name for m in handset}
+    computed = tuple(
+        replace(PDG_VECTOR_MESONS[n], yield_at_nominal_exposure=None,
+                source="computed from photoproduction (meson_production)")
+        for n in production.get("mesons", ()) if n not in have
+    )  # fmt: skip
+    return handset + computed
 
 
 def _resolve_mesons(mesons, names: list[str], sub: xr.Dataset) -> dict[str, tuple[Meson, ...]]:
@@ -407,6 +427,13 @@ def yields_at_eps1(
             integral_err = integral_err.chunk(dict.fromkeys(integral_err.dims, -1))
         n_brem = xr.where(closed, 0.0, xr.where(ok, factor * integral, np.nan))
         n_brem_err = xr.where(closed, 0.0, xr.where(ok, factor * integral_err, np.nan))
+        for name in names:
+            if _definition(cube, name).get("target_model") == "shower":
+                shower, shower_err = _shower_brem(cube, name, sub, setting, edges, points,
+                                                  precision_tolerance)  # fmt: skip
+                is_this = n_brem["experiment"] == name
+                n_brem = xr.where(is_this, shower, n_brem)
+                n_brem_err = xr.where(is_this, shower_err, n_brem_err)
         results[CHANNEL_BREM] = (n_brem, n_brem_err)
 
     # mesons: N_V refers to the nominal beam energy; NaN at any other energy
@@ -414,7 +441,12 @@ def yields_at_eps1(
     nominal_e = _along(sub, "nominal_energy")
     at_nominal = xr.where(abs(sub["energy"] - nominal_e) <= 1e-6 * nominal_e, 1.0, np.nan)
     if any(c not in (CHANNEL_BREM,) for c in chans):
-        _warn_off_nominal(at_nominal, [n for n in names if mesons_by_exp[n]])
+        handset = [
+            n
+            for n in names
+            if any(m.yield_at_nominal_exposure is not None for m in mesons_by_exp[n])
+        ]
+        _warn_off_nominal(at_nominal, handset)  # fmt: skip
 
     def pick(da, name):
         return da.sel(experiment=name) if "experiment" in da.dims else da
@@ -426,6 +458,10 @@ def yields_at_eps1(
             spec = {m.name: m for m in mesons_by_exp[name]}.get(mname)
             if spec is None:
                 n_sig = xr.zeros_like(mass, dtype=float)
+            elif spec.yield_at_nominal_exposure is None:  # computed from photoproduction
+                per_lepton = _computed_meson_yield(cube, name, mname, sub, setting, thick_x0)
+                n_sig = (per_lepton * pick(lot, name) * pick(eff, name)
+                         * branching_ratio_chichi_per_eps2(mass, spec))  # fmt: skip
             else:
                 n_v = meson_yield(spec, pick(lot, name), pick(thick_x0, name))
                 n_sig = (n_v * pick(eff, name) * branching_ratio_chichi_per_eps2(mass, spec)
@@ -597,3 +633,109 @@ def signal_yield(
         out[v].attrs = dict(ds[v].attrs)
     out["n_signal"].attrs["long_name"] = "signal events"
     return out
+
+
+def _computed_meson_yield(cube, name, meson, sub, setting, thick_x0) -> xr.DataArray:
+    """N_V per beam lepton of experiment `name` from photoproduction, at the selected beam
+    energy, cut and thickness (each may carry a dimension of its own)."""
+    from mcpdask.limits.targets import meson_yield_per_beam_lepton
+
+    definition = _definition(cube, name)
+    production = dict(definition["meson_production"])
+    if production.get("absorber") is not None:
+        production["absorber"] = get_material(production["absorber"])
+    target = get_material(definition["target"])
+    model = definition.get("target_model", "thin")
+
+    def one(e0, x_min, t_x0):
+        return meson_yield_per_beam_lepton(meson, production, target, model, float(e0),
+                                           float(x_min), float(t_x0))  # fmt: skip
+
+    def pick(da):
+        return da.sel(experiment=name) if "experiment" in da.dims else da
+
+    e0 = sub["energy"].sel(experiment=name) if "experiment" in sub["energy"].dims else sub["energy"]
+    out = xr.apply_ufunc(one, e0.reset_coords(drop=True), pick(setting["x_min"]).reset_coords(drop=True),
+                         pick(thick_x0).reset_coords(drop=True), vectorize=True)  # fmt: skip
+    return out
+
+
+def _shower_brem(cube, name, sub, setting, edges, points, precision_tolerance):
+    """N_brem / (nothing else) of a shower experiment: LOT n X0 eff 1e-36 sum_j w_j I(E_j) over
+    the cube's energies (mcpdask.limits.targets), with its error; NaN with a stated reason where
+    the cube cannot carry it."""
+    from mcpdask.limits.targets import shower_coverage_problem, shower_weights
+
+    one = cube.sel(experiment=name)
+    energies = np.asarray(one["energy"].values, dtype=float)
+    sel = sub.sel(experiment=name)
+    e0s = np.atleast_1d(np.asarray(sel["energy"].values, dtype=float))
+    if e0s.size != 1:
+        warnings.warn(
+            f"{name}: the shower model folds over the cube's energies; select one beam "
+            "energy (its limits are NaN for energy='all')",
+            UserWarning,
+            stacklevel=5,
+        )
+        nan = xr.full_like(sel["status"], np.nan, dtype=float)
+        return nan, nan
+    e0 = float(e0s[0])
+
+    def pick(key):
+        da = setting[key]
+        return da.sel(experiment=name) if "experiment" in da.dims else da
+
+    x_lo, x_hi, thick_cm = pick("x_min"), pick("x_max"), pick("thickness_cm")
+    lot, eff = pick("leptons_on_target"), pick("efficiency")
+    x0_cm = float(one["target_X0"].values)
+    n_target = float(one["target_density"].values) * AVOGADRO / float(one["target_A"].values)
+    nodes = energies[(energies <= e0 * (1 + 1e-9))]
+    node = xr.DataArray(nodes, dims="energy", coords={"energy": nodes})
+
+    def weights(x_min, t_cm):
+        valid = nodes > x_min * e0 * (1 + 1e-9)
+        w = np.zeros(nodes.size)
+        problem = shower_coverage_problem(energies, e0, x_min)
+        if problem is not None:
+            return np.full(nodes.size, np.nan)
+        w[valid] = shower_weights(e0, t_cm / x0_cm, x_min, nodes[valid])
+        return w
+
+    w = xr.apply_ufunc(weights, x_lo.reset_coords(drop=True), thick_cm.reset_coords(drop=True),
+                       output_core_dims=[["energy"]], vectorize=True).assign_coords(energy=nodes)  # fmt: skip
+    problems = {shower_coverage_problem(energies, e0, float(v)) for v in np.ravel(x_lo.values)}
+    problems.discard(None)
+    for problem in problems:
+        warnings.warn(f"{name}: {problem}; its limits are NaN", UserWarning, stacklevel=5)
+
+    data = one.sel(energy=nodes)
+    x_lo_j = np.minimum(x_lo.reset_coords(drop=True) * e0 / node, edges[-1])
+    x_hi_j = np.minimum(x_hi.reset_coords(drop=True) * e0 / node, edges[-1])
+    usable_j = x_lo_j < x_hi_j - 1e-12
+    x_lo_j = xr.where(usable_j, x_lo_j, edges[0])
+    x_hi_j = xr.where(usable_j, x_hi_j, edges[-1])
+    below_pair = xr.DataArray(edges[1:], dims="x") * node <= 2.0 * data["mass"]
+    f = xr.where(below_pair, 0.0, data["dsigma_dx"])
+    f_err = xr.where(below_pair, 0.0, data["dsigma_dx_err"])
+    integral, integral_err = integrate_x(f, f_err, edges, x_lo_j, x_hi_j)
+    w = xr.where(usable_j, w, 0.0)
+    status = data["status"].copy(data=np.asarray(data["status"].values))
+    ok = usable_points(data, status, precision_tolerance) | (status == Status.BELOW_THRESHOLD)
+    needed = (w > 0).any([d for d in w.dims if d != "energy"]) if w.ndim > 1 else w > 0
+    bad = needed & ~ok
+    for label in masked_points(status.where(needed, Status.CONVERGED).astype(np.int8),
+                               ok | ~needed):  # fmt: skip
+        if label not in points:
+            points.append(label)
+    unused = (status == Status.BELOW_THRESHOLD) | (w == 0)  # outside the fold: may be NaN
+    total = (w * xr.where(unused, 0.0, integral)).sum("energy", skipna=False)
+    total_err = np.sqrt(
+        ((w * xr.where(unused, 0.0, integral_err)) ** 2).sum("energy", skipna=False)
+    )
+    any_bad = bad.any("energy")
+    factor = (
+        lot.reset_coords(drop=True) * n_target * x0_cm * eff.reset_coords(drop=True) * PB_TO_CM2
+    )
+    n = xr.where(any_bad, np.nan, factor * total)
+    n_err = xr.where(any_bad, np.nan, factor * total_err)
+    return n, n_err

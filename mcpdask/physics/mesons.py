@@ -43,7 +43,8 @@ class Meson:
     name: str
     mass_gev: float
     br_ee: float
-    yield_at_nominal_exposure: float = 0.0
+    yield_at_nominal_exposure: float | None = 0.0
+    """None: not set by hand (computed from photoproduction where the experiment says so)."""
     reference_lot: float | None = None
     reference_thickness_x0: float | None = None
     source: str = ""
@@ -57,7 +58,9 @@ class Meson:
             raise PhysicsInputError(
                 f"meson {self.name!r}: br_ee must be in [0, 1], got {self.br_ee!r}"
             )
-        if not (self.yield_at_nominal_exposure >= 0):
+        if self.yield_at_nominal_exposure is not None and not (
+            self.yield_at_nominal_exposure >= 0
+        ):
             raise PhysicsInputError(
                 f"meson {self.name!r}: yield_at_nominal_exposure must be >= 0, "
                 f"got {self.yield_at_nominal_exposure!r}"

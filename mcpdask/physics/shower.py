@@ -535,3 +535,20 @@ def cascade(
         energy_below_grid_gev=float(sum(lost.values())),
         energy_below_grid_by_species_gev=lost,
     )
+
+
+SHOWER_ENERGY_POINTS = 16
+"""Beam energies per shower grid: enough for the track-length folding to converge well below a
+per cent (tests/limits/test_targets.py compares with a 4x finer grid)."""
+
+
+def shower_energy_grid(e0_gev, x_min, n_points: int = SHOWER_ENERGY_POINTS) -> np.ndarray:
+    """The energies E at which a shower experiment needs cross sections: shower e+- below
+    x_min E0 cannot give a pair with x' E > x_min E0, so the grid runs from x_min E0 to E0,
+    log-spaced (denser where the primary's track length piles up, near E0, in absolute terms)."""
+    e0 = _positive_scalar(e0_gev, "e0_gev")
+    if not (0.0 < float(x_min) < 1.0):
+        raise PhysicsInputError(f"a shower energy grid needs 0 < x_min < 1, got {x_min!r}")
+    grid = np.geomspace(float(x_min) * e0, e0, int(n_points))
+    grid[-1] = e0
+    return np.round(grid, 9)

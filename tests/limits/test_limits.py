@@ -27,7 +27,7 @@ from mcpdask.cube.schema import (
 )
 from mcpdask.data import bounds_dir
 from mcpdask.errors import MaskedPointsWarning, McpdaskError, PhysicsInputError
-from mcpdask.experiments import load_experiment
+from mcpdask.experiments import Experiment, load_experiment
 from mcpdask.limits import (
     Exposure,
     Statistics,
@@ -60,9 +60,21 @@ CUBE_ATTRS = {
     "vegas_precision": 0.01,
     "vegas_max_evals": 1000,
     "scan_seed": 0,
-    # what a scan records: the shipped definitions (LDMX with its meson block)
+    # what a scan records: the shipped definitions, LDMX with hand-set meson yields (the
+    # estimate of PHYSICS.md 5, an explicit override of its computed ones)
     "experiment_definitions": experiment_definitions(
-        [load_experiment("na64mu"), load_experiment("ldmx")]
+        [
+            load_experiment("na64mu"),
+            Experiment.model_validate(
+                load_experiment("ldmx").model_dump(mode="json", exclude={"mesons"})
+                | {
+                    "mesons": [
+                        {"name": n, "yield_at_nominal_exposure": y, "note": "ESTIMATE"}
+                        for n, y in (("rho", 5e10), ("omega", 7.5e9), ("phi", 2.5e9), ("jpsi", 0.0))
+                    ]
+                }
+            ),
+        ]
     ),
 }
 

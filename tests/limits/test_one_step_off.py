@@ -23,7 +23,9 @@ from mcpdask.cube import PointResult, Status
 from mcpdask.errors import InelasticOmittedWarning, McpdaskError, PhysicsInputError
 from mcpdask.experiments import CONFIG_DIR
 from mcpdask.limits import Exposure, Statistics, eps_limits, limits_dataset
+from mcpdask.limits.targets import meson_yield_per_beam_lepton
 from mcpdask.physics.constants import AVOGADRO
+from mcpdask.physics.materials import get_material
 from mcpdask.physics.mesons import as_mesons, branching_ratio_chichi_per_eps2
 
 MASSES = [0.01, 0.05, 0.2, 0.35]
@@ -40,7 +42,10 @@ mesons:
   - {name: rho, yield_at_nominal_exposure: 3.0e+9, note: "made up for a test"}
   - {name: phi, yield_at_nominal_exposure: 1.0e+8, note: "made up for a test"}
 """
-OWN_LDMX = (CONFIG_DIR / "ldmx.yaml").read_text().replace("5.0e+10", "7.0e+10")
+OWN_LDMX = (CONFIG_DIR / "ldmx.yaml").read_text() + (
+    "mesons:  # a hand-set rho yield overrides the computed one\n"
+    '  - {name: rho, yield_at_nominal_exposure: 7.0e+10, note: "made up for a test"}\n'
+)
 
 
 def scan_config(process: str) -> str:
@@ -107,7 +112,10 @@ def quiet_limits(*args, **kwargs):
 # 1. meson yields at another beam energy
 
 
-def test_meson_channels_are_nan_off_the_nominal_energy_with_a_reason(stores):
+def test_meson_yields_follow_the_beam_energy_or_are_nan_with_a_reason(stores):
+    """Computed yields (omega, phi from photoproduction) are derived at 4 GeV (the property test
+    below checks their values); a hand-set yield (rho, refers to the nominal 8 GeV) is NaN at 4 GeV, with a warning,
+    and so is the combined channel that would include it."""
     cube = mcpdask.open_cube(stores["mcp"])
     with pytest.warns(UserWarning, match="refer to the nominal beam energy"):
         at4 = eps_limits(cube, experiment="ldmx", energy=4.0).compute()
@@ -115,6 +123,9 @@ def test_meson_channels_are_nan_off_the_nominal_energy_with_a_reason(stores):
     assert np.isnan(at4.sel(channel="rho")).all() and np.isnan(at4.sel(channel="combined")).all()
     assert np.isfinite(at4.sel(channel="brem", mass=0.01)).all()
     assert np.isfinite(at8.sel(channel="rho", mass=0.01)).all()
+    for meson in ("omega", "phi"):
+        at_4, at_8 = (float(a.sel(channel=meson, mass=0.01).squeeze()) for a in (at4, at8))
+        assert np.isfinite(at_4) and abs(at_4 / at_8 - 1) > 0.01  # derived at 4 GeV, not copied
 
 
 # --------------------------------------------------------------------------------------------
@@ -250,7 +261,8 @@ def test_xsec_takes_a_material_of_ones_own(capsys):
 
 def from_scratch(cube, name, energy, mass, channel, lot, x_min, thickness_x0):
     """eps_lim from the cube's own records with numpy, N_up = 2.3026: the bremsstrahlung integral
-    over whole x bins above x_min, and the recorded mesons' N_V Br, scaled linearly."""
+    over whole x bins above x_min, the hand-set mesons' N_V Br scaled linearly, and the computed
+    mesons' N_V per lepton (physics.photoproduction, tested on its own) times LOT and Br."""
     one = cube.sel(experiment=name)
     definition = cube.attrs["experiment_definitions"][name]
     x0_cm = float(one["target_X0"])
@@ -266,11 +278,24 @@ def from_scratch(cube, name, energy, mass, channel, lot, x_min, thickness_x0):
     if channel != "brem" and cube.attrs["process"] == "mcp":
         nominal_lot = float(one["leptons_on_target"])
         nominal_x0 = float(one["thickness_cm"]) / x0_cm
-        for meson in as_mesons(definition.get("mesons") or ()):
+        handset = as_mesons(definition.get("mesons") or ())
+        for meson in handset:
             if channel in (meson.name, "meson", "combined"):
                 n_v = meson.yield_at_nominal_exposure * (lot / nominal_lot)
                 n_v *= thickness_x0 / nominal_x0
                 total += n_v * branching_ratio_chichi_per_eps2(mass, meson)
+        production = definition.get("meson_production") or {}
+        for name_v in production.get("mesons", ()):
+            if name_v in {m.name for m in handset} or channel not in (name_v, "meson", "combined"):
+                continue
+            inputs = dict(production) | {"absorber": production.get("absorber")
+                                         and get_material(production["absorber"])}  # fmt: skip
+            per_lepton = meson_yield_per_beam_lepton(
+                name_v, inputs, get_material(definition["target"]),
+                definition.get("target_model", "thin"), energy, x_min, thickness_x0,
+            )  # fmt: skip
+            meson = as_mesons([{"name": name_v}])[0]
+            total += per_lepton * lot * branching_ratio_chichi_per_eps2(mass, meson)
     return math.sqrt(2.302585092994046 / total) if total > 0 else math.inf
 
 
