@@ -56,7 +56,7 @@ HOVER_TOOLTIPS = [
     ("", "@exp_label @chan"),
     ("mass [GeV]", "@mass{0.0000}"),
     ("ε limit", "@eps{0.000e}"),
-    ("N_sig(ε=1)", "@n_signal{0.000e}"),
+    ("signal events at ε = 1", "@n_signal{0.000e}"),
 ]
 CHANNEL_DASH = {"brem": "dashed", "meson": "dotted", "combined": "solid"}
 # the combined curve is a wide translucent band under the single channels: none hides another
@@ -129,25 +129,31 @@ def require_variables(cube: xr.Dataset, names: Sequence[str], what: str) -> None
         raise StoreError(f"{what}: the cube lacks {', '.join(missing)} (not an mcpdask cube?)")
 
 
-def label_position(
-    curve: ReferenceCurve, x_range: tuple[float, float], y_range: tuple[float, float]
-) -> tuple[float, float] | None:
-    """Where an existing bound's in-plot label goes: its label hint (label_mass_gev, label_eps)
-    if inside the axes, else just above its lower boundary at the geometric mean of its visible
-    mass range; None if it is not visible at all."""
+def boundary_line(ov: ReferenceCurve) -> tuple[np.ndarray, np.ndarray]:
+    """The lower boundary of an existing bound, sampled at its own masses: the traced line
+    without the vertical sides and the top that only close the region at the digitised range's
+    ends (they are not measurements, and drawn they clutter the plot)."""
+    mass = np.unique(ov.mass_gev)
+    if ov.closed:
+        return ov.mass_gev, ov.eps
+    with np.errstate(over="ignore"):
+        return mass, ov.lower_boundary(mass)
+
+
+def label_candidates(ov: ReferenceCurve, x_range, y_range):
+    """Positions for a bound's label, best first: its label hint, then just above its lower
+    boundary at several masses of its visible range."""
     (x_lo, x_hi), (y_lo, y_hi) = x_range, y_range
-    if curve.label_mass_gev is not None and curve.label_eps is not None:
-        m, e = curve.label_mass_gev, curve.label_eps
-        if x_lo < m < x_hi and y_lo < e < y_hi:
-            return m, e
-    lo, hi = max(float(curve.mass_gev.min()), x_lo), min(float(curve.mass_gev.max()), x_hi)
-    if lo >= hi:
-        return None
-    m = math.sqrt(lo * hi)
-    e = float(curve.lower_boundary(m)[0]) * 1.6
-    if not (math.isfinite(e) and y_lo < e < y_hi):
-        return None
-    return m, e
+    out = []
+    if ov.label_mass_gev is not None and ov.label_eps is not None:
+        out.append((ov.label_mass_gev, ov.label_eps))
+    lo, hi = max(float(ov.mass_gev.min()), x_lo), min(float(ov.mass_gev.max()), x_hi)
+    if lo < hi:
+        for q in (0.5, 0.35, 0.65, 0.2, 0.8, 0.1, 0.9):
+            m = math.exp(math.log(lo) + q * (math.log(hi) - math.log(lo)))
+            with np.errstate(over="ignore"):
+                out.append((m, float(ov.lower_boundary(m)[0]) * 1.25))
+    return [(m, e) for m, e in out if x_lo < m < x_hi and y_lo < e < y_hi / 1.5]
 
 
 def _fmt_power(value: float) -> str:
@@ -363,28 +369,49 @@ class LimitBrowser:
         mass = np.asarray(self.cube["mass"].values, dtype=float)
         return mass.min() / 1.3, mass.max() * 1.3
 
-    def overlay_element(self):
-        """The existing bounds as grey regions (one light fill for their union, every boundary
-        drawn) with their names in the plot (static)."""
+    def overlay_element(self, width: int = 600, height: int = 480):
+        """The existing bounds as grey regions (one light fill for their union, each lower
+        boundary drawn) with their names in the plot, placed where they overlap no other name
+        (`width`, `height`: the plot area in pixels, to size the names); static."""
         import holoviews as hv
 
         top = self.y_range()[1] * 10
-        polygons = [ov.polygon(eps_top=top) for ov in self.overlays]
-        if not polygons:
+        if not self.overlays:
             return None
+        polygons = [ov.polygon(eps_top=top) for ov in self.overlays]
         fills = hv.Polygons([{"mass": m, "eps": e} for m, e in polygons], kdims=["mass", "eps"])
-        edges = hv.Path([{"mass": m, "eps": e} for m, e in polygons], kdims=["mass", "eps"])
-        rows = []
-        for ov in self.overlays:
-            where = label_position(ov, self.x_range(), self.y_range())
-            if where is not None:
-                rows.append((where[0], where[1], ov.display_name))
-        labels = hv.Labels(rows, kdims=["mass", "eps"], vdims=["name"])
+        lines = [boundary_line(ov) for ov in self.overlays]
+        edges = hv.Path([{"mass": m, "eps": e} for m, e in lines], kdims=["mass", "eps"])
+        labels = hv.Labels(self.label_rows(width, height), kdims=["mass", "eps"], vdims=["name"])
         return (
             fills.opts(fill_color=BOUND_FILL, fill_alpha=1.0, line_alpha=0.0, show_legend=False)
             * edges.opts(color=BOUND_EDGE, line_width=1.0, show_legend=False)
             * labels.opts(text_color=BOUND_TEXT, text_font_size="8pt", text_baseline="bottom")
         )
+
+    def label_rows(self, width: int = 600, height: int = 480) -> list[tuple[float, float, str]]:
+        """(mass, eps, name) of each existing bound's label: the first candidate position
+        (mcpdask.views.browser.label_candidates) whose box, estimated for 8 pt text on a plot
+        area of width x height pixels, overlaps no label placed before; none if all do."""
+        (x_lo, x_hi), (y_lo, y_hi) = self.x_range(), self.y_range()
+        px_x = width / math.log10(x_hi / x_lo)  # pixels per decade
+        px_y = height / math.log10(y_hi / y_lo)
+        kept, rows = [], []
+        for ov in self.overlays:
+            name = ov.display_name
+            for m, e in label_candidates(ov, (x_lo, x_hi), (y_lo, y_hi)):
+                cx, cy = math.log10(m / x_lo) * px_x, math.log10(e / y_lo) * px_y
+                half = 0.5 * 6.5 * len(name) + 3  # ~6.5 px a character at 8 pt
+                box = (cx - half, cx + half, cy, cy + 14)  # text sits on (m, e)
+                if box[0] < 0 or box[1] > width or box[3] > height:
+                    continue
+                if any(box[0] < k[1] and k[0] < box[1] and box[2] < k[3] and k[2] < box[3]
+                       for k in kept):  # fmt: skip
+                    continue
+                kept.append(box)
+                rows.append((m, e, name))
+                break
+        return rows
 
     def curves_element(self, lot_factor=1.0, x_min_shift=0.0, thickness_factor=1.0, *,
                        from_grid=True):  # fmt: skip
@@ -433,10 +460,13 @@ class LimitBrowser:
         if "bokeh" not in hv.Store.renderers:
             hv.extension("bokeh", logo=False)
 
+        label = "label" if "label" in pn.widgets.DiscreteSlider.param else "name"  # panel >= 1.8
+
         def slider(key, name, fmt):
             return pn.widgets.DiscreteSlider(
-                name=name, options={fmt(v): v for v in self.options[key]}, value=NOMINAL[key]
-            )
+                **{label: name}, options={fmt(v): v for v in self.options[key]},
+                value=NOMINAL[key],
+            )  # fmt: skip
 
         w_lot = slider("lot_factor", "exposure: × each experiment's leptons on target",
                        _fmt_factor)  # fmt: skip
@@ -444,10 +474,10 @@ class LimitBrowser:
         w_thick = slider("thickness_factor", "target thickness: × each experiment's",
                          _fmt_factor)  # fmt: skip
         labels = [display_name(e, text=True) for e in self.experiments]
-        w_exp = pn.widgets.CheckBoxGroup(name="experiment", options=labels, value=list(labels),
+        w_exp = pn.widgets.CheckBoxGroup(options=labels, value=list(labels),
                                          inline=False)  # fmt: skip
         w_chan = pn.widgets.CheckBoxGroup(
-            name="channel", options=list(CHANNELS), value=list(CHANNELS), inline=False
+            options=list(CHANNELS), value=list(CHANNELS), inline=False
         )
 
         def curves(lot_factor, x_min_shift, thickness_factor):
@@ -456,11 +486,13 @@ class LimitBrowser:
 
         dmap = hv.DynamicMap(pn.bind(curves, w_lot, w_cut, w_thick))
         plot = dmap
-        static = self.overlay_element()
+        static = self.overlay_element(width - 280, height - 80)  # the plot area without legend
         if static is not None:
             plot = static * dmap
-        mass_label = "m_A' [GeV]" if self.vector else "m_χ [GeV]"
-        eps_label = "kinetic mixing ε (upper limit)" if self.vector else "ε = Q_χ / e (upper limit)"
+        mass_label = "A′ mass [GeV]" if self.vector else "χ mass [GeV]"
+        eps_label = (
+            "kinetic mixing ε (upper limit)" if self.vector else "ε = millicharge / e (upper limit)"
+        )
         plot = plot.opts(
             hv.opts.Overlay(
                 width=width, height=height, logx=True, logy=True,
@@ -486,8 +518,8 @@ class LimitBrowser:
         n_up = self.grid["eps_limit"].attrs.get("n_up")
         stats = f"{self.stats.cl:.0%} CL" if self.stats.n_up is None else "N_up given"
         text = (
-            "ε_lim = sqrt(N_up / N_sig(ε=1)), "
-            + (f"N_up = {n_up:.3g} ({stats}); " if isinstance(n_up, float) else "")
+            "ε<sub>lim</sub> = √(N<sub>up</sub> / N<sub>sig</sub>(ε = 1)), "
+            + (f"N<sub>up</sub> = {n_up:.3g} ({stats}); " if isinstance(n_up, float) else "")
             + "sliders scale each experiment's own nominal values. Combined: wide pale line; "
             "brem dashed; meson dotted. Grey: existing bounds."
         )

@@ -38,9 +38,14 @@ from mcpdask.errors import McpdaskError, PhysicsInputError
 from mcpdask.limits import Exposure, Statistics, limits_dataset
 from mcpdask.references import ReferenceCurve
 from mcpdask.views.browser import (
+    BOUND_EDGE,
+    BOUND_FILL,
+    BOUND_TEXT,
     CHANNELS,
     EXPERIMENT_COLORS,
+    boundary_line,
     display_name,
+    label_candidates,
     require_extra,
     require_variables,
 )
@@ -81,9 +86,6 @@ _RC = {
     "savefig.dpi": 200,
     "pdf.fonttype": 42,
 }
-BOUND_FILL = "#e3e3e3"
-BOUND_EDGE = "#8c8c8c"
-BOUND_TEXT = "#5a5a5a"
 COMPONENT_TOLERANCE = 0.02
 """A single channel is drawn where it differs from the headline (combined) curve by more than this."""
 _COMPONENT_STYLE = {"brem": ("--", "bremsstrahlung"), "meson": (":", "meson decays")}
@@ -284,33 +286,6 @@ def _differs(component: np.ndarray, headline: np.ndarray) -> np.ndarray:
     return grown & np.isfinite(component)
 
 
-def _boundary_line(ov: ReferenceCurve) -> tuple[np.ndarray, np.ndarray]:
-    """The lower boundary of an existing bound, sampled at its own masses: the traced line
-    without the vertical sides and the top that only close the region at the digitised range's
-    ends (they are not measurements, and drawn they clutter the plot)."""
-    mass = np.unique(ov.mass_gev)
-    if ov.closed:
-        return ov.mass_gev, ov.eps
-    with np.errstate(over="ignore"):
-        return mass, ov.lower_boundary(mass)
-
-
-def _label_candidates(ov: ReferenceCurve, x_range, y_range):
-    """Positions for a bound's label, best first: its label hint, then just above its lower
-    boundary at several masses of its visible range."""
-    (x_lo, x_hi), (y_lo, y_hi) = x_range, y_range
-    out = []
-    if ov.label_mass_gev is not None and ov.label_eps is not None:
-        out.append((ov.label_mass_gev, ov.label_eps))
-    lo, hi = max(float(ov.mass_gev.min()), x_lo), min(float(ov.mass_gev.max()), x_hi)
-    if lo < hi:
-        for q in (0.5, 0.35, 0.65, 0.2, 0.8, 0.1, 0.9):
-            m = math.exp(math.log(lo) + q * (math.log(hi) - math.log(lo)))
-            with np.errstate(over="ignore"):
-                out.append((m, float(ov.lower_boundary(m)[0]) * 1.25))
-    return [(m, e) for m, e in out if x_lo < m < x_hi and y_lo < e < y_hi / 1.5]
-
-
 def _place_labels(fig, ax, overlays, x_range, y_range, avoid) -> list:
     """In-plot labels of the existing bounds: for each, the first candidate position whose box
     overlaps no label already placed and no projection line (`avoid`: Line2D objects); a bound
@@ -330,7 +305,7 @@ def _place_labels(fig, ax, overlays, x_range, y_range, avoid) -> list:
     points = np.vstack(points) if points else np.empty((0, 2))
     kept, texts = [], []
     for ov in overlays:
-        for m, e in _label_candidates(ov, x_range, y_range):
+        for m, e in label_candidates(ov, x_range, y_range):
             text = ax.text(m, e, ov.display_name, fontsize=7, color=BOUND_TEXT, ha="center",
                            va="bottom", zorder=2.5, clip_on=True)  # fmt: skip
             box = text.get_window_extent(renderer).expanded(1.08, 1.15)
@@ -428,7 +403,7 @@ def _figure_reach(cube, overlays, exposure, statistics, *, experiment, energy, c
         m, e = ov.polygon(eps_top=10 * y_hi)
         ax.fill(m, e, facecolor=BOUND_FILL, edgecolor="none", zorder=1)
     for ov in overlays:
-        ax.plot(*_boundary_line(ov), color=BOUND_EDGE, linewidth=0.7, zorder=2)
+        ax.plot(*boundary_line(ov), color=BOUND_EDGE, linewidth=0.7, zorder=2)
 
     # projections: one colour per experiment, the headline curve solid, channels on top
     used_components = set()

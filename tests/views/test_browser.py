@@ -1,9 +1,12 @@
 """The standalone HTML of `mcpdask browse --html` in real headless Chromium (Debian's chromium and
-chromedriver, driven by Selenium): it loads offline, a slider move changes the plotted curves to
-the limits the library derives for that setting, a check box hides an experiment, and the console
-shows no JavaScript error. Run with `pytest -m browser` (deploy/ci-browser.sh installs chromium).
+chromedriver, driven by Selenium): it loads offline, a move of the exposure slider scales each
+experiment's own nominal exposure (their nominal values differ 200-fold) and the plotted curves
+become the limits the library derives with those per-experiment exposures, the read-out names
+each experiment's new value, a check box hides an experiment, and the console shows no
+JavaScript error. Run with `pytest -m browser` (deploy/ci-browser.sh installs chromium).
 """
 
+import os
 import shutil
 import time
 from pathlib import Path
@@ -13,14 +16,13 @@ import pytest
 
 import mcpdask
 from mcpdask.cli import main
-from mcpdask.data import bounds_dir
-from mcpdask.views.browser import NOMINAL, LimitBrowser
+from mcpdask.limits import Exposure
+from mcpdask.views.browser import CHANNELS, LimitBrowser
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
-LIMITS = bounds_dir()
 
 # every data source of a curve carries its experiment and channel (columns exp, chan)
 CURVES_JS = """
@@ -30,6 +32,23 @@ for (const m of Bokeh.documents[0].all_models) {
     const d = m.data_source.data;
     out[d.exp[0] + " " + d.chan[0]] = {eps: Array.from(d.eps), visible: m.visible};
   }
+}
+return out;
+"""
+LABELS_JS = """
+const out = [];
+for (const m of Bokeh.documents[0].all_models) {
+  if (m.type === "LabelSet" || (m.glyph && m.glyph.type === "Text")) {
+    const d = m.data_source ? m.data_source.data : m.source.data;
+    for (const key of Object.keys(d)) if (key === "name" || key === "text") out.push(...d[key]);
+  }
+}
+return out;
+"""
+AXES_JS = """
+const out = [];
+for (const m of Bokeh.documents[0].all_models) {
+  if (m.axis_label != null) out.push(String(m.axis_label));
 }
 return out;
 """
@@ -83,13 +102,11 @@ def js_errors(log):
     return [e for e in log if e["level"] == "SEVERE" or "Error" in e["message"]]
 
 
-def test_standalone_html_in_headless_chromium(quick_cube_store, tmp_path, driver):
+def test_standalone_html_in_headless_chromium(quick_cube_store, tmp_path, driver, capsys):
     from selenium.webdriver.common.keys import Keys
 
     html = tmp_path / "browser.html"
-    args = ["browse", str(quick_cube_store), "--html", str(html)]
-    if LIMITS.is_dir():
-        args += ["--overlay", str(LIMITS)]
+    args = ["browse", str(quick_cube_store), "--html", str(html)]  # the packaged bounds
     start = time.perf_counter()
     assert main(args) == 0
     print(
@@ -97,6 +114,7 @@ def test_standalone_html_in_headless_chromium(quick_cube_store, tmp_path, driver
     )
     text = html.read_text()
     assert "cdn.holoviz.org" not in text and "cdn.bokeh.org" not in text  # works offline
+    assert "embedding 100 states" in capsys.readouterr().err  # progress on stderr
 
     start = time.perf_counter()
     driver.get(html.as_uri())
@@ -110,21 +128,37 @@ def test_standalone_html_in_headless_chromium(quick_cube_store, tmp_path, driver
         "ldmx combined",
     }
 
-    # move the exposure slider one step (nominal -> the first decade) with the keyboard
+    # move the exposure slider one step (x1 -> x10 of each experiment's own LOT) with the keyboard
     handles = driver.execute_script(FIND_JS, ".noUi-handle")
     assert len(handles) == 3, "exposure, x_min and thickness sliders"
+    assert "×1 (nominal)" in _page_text(driver)
     handles[0].click()
     handles[0].send_keys(Keys.ARROW_RIGHT)
     after = wait_for(lambda: (c := _curves(driver)) and c != before and c)
-    browser = LimitBrowser(mcpdask.open_cube(quick_cube_store), coarse=True)
-    lot = browser.options["leptons_on_target"][1]
-    expected = browser.derive(lot, NOMINAL, NOMINAL)["eps_limit"]
+    cube = mcpdask.open_cube(quick_cube_store)
+    factor = LimitBrowser(cube, coarse=True).options["lot_factor"][3]
+    assert factor == 10.0
+    nominal = dict(zip([str(e) for e in cube.experiment.values],
+                       cube.leptons_on_target.values.tolist(), strict=True))  # fmt: skip
+    assert max(nominal.values()) / min(nominal.values()) == 200
+    expected = mcpdask.limits_dataset(
+        cube, Exposure(leptons_on_target={e: factor * v for e, v in nominal.items()}),
+        channels="all",
+    )["eps_limit"].sel(channel=list(CHANNELS))  # fmt: skip
     for key, curve in after.items():
         name, chan = key.split()
         want = expected.sel(experiment=name, channel=chan).values
         got = np.array([np.nan if v is None else v for v in curve["eps"]], dtype=float)
         np.testing.assert_allclose(got, np.where(np.isfinite(want), want, np.nan), rtol=1e-9)
         assert not np.allclose(got, np.array(before[key]["eps"], dtype=float), equal_nan=True)
+    text = wait_for(lambda: "1e15 MOT" in (t := _page_text(driver)) and t)
+    assert "NA64μ" in text and "1e15 MOT" in text and "2e17 EOT" in text and "×10" in text
+    assert "1e14 MOT" not in text  # the read-out shows the current state only
+    labels = driver.execute_script(LABELS_JS)  # existing bounds labelled by display names
+    assert {"MiniBooNE", "BEBC", "LSND", "SLAC mQ"} <= set(labels), labels
+    assert "milliQan_proto" not in labels
+    axes = driver.execute_script(AXES_JS)
+    assert "χ mass [GeV]" in axes and not [a for a in axes if "_" in a], axes
 
     # untick the first experiment: its curves are hidden, the others stay
     boxes = driver.execute_script(FIND_JS, "input[type=checkbox]")
@@ -132,12 +166,31 @@ def test_standalone_html_in_headless_chromium(quick_cube_store, tmp_path, driver
     hidden = wait_for(lambda: (c := _curves(driver)) and not c["na64mu brem"]["visible"] and c)
     assert hidden["ldmx brem"]["visible"] and not hidden["na64mu combined"]["visible"]
 
-    shot = tmp_path / "browser.png"
+    shot = Path(os.environ.get("MCPDASK_SCREENSHOT", tmp_path / "browser.png"))
     driver.save_screenshot(str(shot))
     assert shot.stat().st_size > 10_000
     print(f"screenshot: {shot}")
     log = driver.get_log("browser")
     assert not js_errors(log), js_errors(log)
+
+
+def _page_text(driver) -> str:
+    """The visible text of the page, shadow roots included (panel renders inside them)."""
+    return driver.execute_script(
+        """
+        const parts = [];
+        function walk(root) {
+          for (const el of root.querySelectorAll("*")) {
+            if (el.shadowRoot) walk(el.shadowRoot);
+            if (["SCRIPT", "STYLE", "TEMPLATE"].includes(el.tagName)) continue;
+            if (el.getClientRects().length === 0) continue;  // not rendered
+            for (const n of el.childNodes) if (n.nodeType === 3) parts.push(n.textContent);
+          }
+        }
+        walk(document);
+        return parts.join(" ");
+        """
+    )
 
 
 def _curves(driver):
