@@ -168,7 +168,8 @@ def reach_report(cube, store, request, references, fmt: str) -> str:
             if np.isposinf(curve.values).all():
                 channels[channel] = (None, [])
             else:
-                channels[channel] = ("ok", reach_window(curve, references))
+                with np.errstate(over="ignore"):  # exp(log eps) beyond a bound's range
+                    channels[channel] = ("ok", reach_window(curve, references))
         results[name] = channels
     if fmt == "json":
         data = {
