@@ -3,6 +3,7 @@
 import json
 
 from mcpdask.physics.integrate import METHODS, PROCESSES, cross_section
+from mcpdask.physics.ww import DEFAULT_WW_CONVENTION, WW_CONVENTIONS
 
 
 def register(subparsers):
@@ -31,6 +32,10 @@ def register(subparsers):
     parser.add_argument("--xmax", type=float, default=1.0, help="upper x (default 1)")
     parser.add_argument("--process", choices=PROCESSES, default="mcp")
     parser.add_argument("--method", choices=METHODS, default="etl")
+    parser.add_argument(
+        "--ww-convention", choices=tuple(WW_CONVENTIONS), default=DEFAULT_WW_CONVENTION,
+        help="x range and photon-flux t_max of ww / iww (default: the literature's)",
+    )  # fmt: skip
     parser.add_argument("--precision", type=float, default=0.01, help="relative, on the total")
     parser.add_argument("--max-evals", type=int, default=None, help="integrand evaluation budget")
     parser.add_argument("--bins", type=int, default=20, help="x bins over [xmin, xmax]")
@@ -62,6 +67,7 @@ def run(args) -> int:
         args.lepton, target, args.energy, args.mass, args.xmin, args.xmax,
         process=args.process, method=args.method, precision=args.precision,
         max_evals=args.max_evals, seed=args.seed, inelastic=args.inelastic,
+        ww_convention=args.ww_convention,
         x_edges=np.linspace(args.xmin, args.xmax, args.bins + 1),
     )  # fmt: skip
     if args.json:

@@ -26,7 +26,7 @@ from mcpdask.physics.constants import lepton_mass
 from mcpdask.physics.integrate import VegasSettings
 from mcpdask.physics.materials import Material
 
-__all__ = ["PointTask", "compute_point", "make_task", "point_seed"]
+__all__ = ["PointTask", "compute_point", "keep_freed_memory_for_reuse", "make_task", "point_seed"]
 
 
 def point_seed(scan_seed: int, experiment: str, energy_gev: float, mass_gev: float) -> int:
@@ -94,7 +94,9 @@ def keep_freed_memory_for_reuse() -> None:
     vegas batches allocate and free numpy arrays thousands of times per point; Dask starts
     workers with MALLOC_TRIM_THRESHOLD_=65536, so glibc hands that memory back to the kernel at
     every free and page-faults it in again: about half of a point's CPU time
-    (benchmarks/physics.py, 'allocator'). Without glibc (or mallopt) nothing changes.
+    (benchmarks/physics.py, 'allocator'). Without glibc (or mallopt) nothing changes. Called on
+    each worker (client.run) before a scan submits its points, not inside a point: mallopt should
+    not change the thresholds while other threads of the process allocate.
     """
     m_trim_threshold, m_mmap_threshold = -1, -3  # from glibc's malloc.h
     try:
@@ -107,7 +109,6 @@ def keep_freed_memory_for_reuse() -> None:
 
 def compute_point(task: PointTask) -> PointResult:
     """Integrate one point with the physics core; never raises (a failure is a failed point)."""
-    keep_freed_memory_for_reuse()
     start = time.perf_counter()
     try:
         from mcpdask.physics.integrate import cross_section

@@ -21,7 +21,12 @@ from mcpdask.cluster import RunOn, client_for
 from mcpdask.cube.schema import PointResult, Status
 from mcpdask.errors import McpdaskError, StoreError
 from mcpdask.experiments import ScanSpec, load_scan
-from mcpdask.scanning.point import PointTask, compute_point, make_task
+from mcpdask.scanning.point import (
+    PointTask,
+    compute_point,
+    keep_freed_memory_for_reuse,
+    make_task,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from distributed import Client
@@ -165,6 +170,7 @@ class _Scan:
         return [t for p, t in self.tasks.items() if status[writer.index(*p)] in redo]
 
     def compute(self, client: Client) -> ScanReport:
+        client.run(keep_freed_memory_for_reuse)  # once per worker, before any point runs
         if self.point_function is compute_point:
             client.run(_warm_up, wait=False)
         if self.created:
