@@ -6,7 +6,8 @@ import numpy as np
 import xarray as xr
 
 from mcpdask.limits.poisson import Statistics
-from mcpdask.limits.yields import Exposure, yields_at_eps1
+from mcpdask.limits.selection import Exposure
+from mcpdask.limits.yields import yields_at_eps1
 
 __all__ = ["eps_limits", "limits_dataset"]
 

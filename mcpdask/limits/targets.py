@@ -22,13 +22,30 @@ times sigma(gamma A -> V A), at the beam energy, cut and thickness asked for.
 from __future__ import annotations
 
 import functools
+import warnings
 
 import numpy as np
+import xarray as xr
 
+from mcpdask.cube.schema import Status
+from mcpdask.limits.channels import recorded_definition
+from mcpdask.limits.masking import masked_points, usable_points
+from mcpdask.limits.xbins import integrate_x
+from mcpdask.physics.constants import AVOGADRO
+from mcpdask.physics.materials import get_material
 from mcpdask.physics.photoproduction import meson_yield_per_lepton
 from mcpdask.physics.shower import SHOWER_ENERGY_POINTS, cascade, thin_target_photon_spectrum
 
-__all__ = ["meson_yield_per_beam_lepton", "shower_coverage_problem", "shower_weights"]
+__all__ = [
+    "computed_meson_yield",
+    "meson_yield_per_beam_lepton",
+    "shower_brem",
+    "shower_coverage_problem",
+    "shower_weights",
+]
+
+PB_TO_CM2 = 1e-36
+"""1 pb in cm^2."""
 
 _CASCADE_NODES = 600
 """Cascade grid nodes between 0.9 x_min E0 and E0 (spacing ~0.1 per cent for x_min = 0.5)."""
@@ -108,3 +125,105 @@ def meson_yield_per_beam_lepton(meson, production, target, target_model, e0_gev,
         dn_gamma_dk_exit=dn_exit if in_absorber else None,
         absorber_thickness_x0=production["absorber_thickness_x0"], alpha=alpha,
     )  # fmt: skip
+
+
+def computed_meson_yield(cube, name, meson, sub, setting, thick_x0) -> xr.DataArray:
+    """N_V per beam lepton of experiment `name` from photoproduction, at the selected beam
+    energy, cut and thickness (each may carry a dimension of its own)."""
+    definition = recorded_definition(cube, name)
+    production = dict(definition["meson_production"])
+    if production.get("absorber") is not None:
+        production["absorber"] = get_material(production["absorber"])
+    target = get_material(definition["target"])
+    model = definition.get("target_model", "thin")
+
+    def one(e0, x_min, t_x0):
+        return meson_yield_per_beam_lepton(meson, production, target, model, float(e0),
+                                           float(x_min), float(t_x0))  # fmt: skip
+
+    def pick(da):
+        return da.sel(experiment=name) if "experiment" in da.dims else da
+
+    e0 = sub["energy"].sel(experiment=name) if "experiment" in sub["energy"].dims else sub["energy"]
+    out = xr.apply_ufunc(one, e0.reset_coords(drop=True), pick(setting["x_min"]).reset_coords(drop=True),
+                         pick(thick_x0).reset_coords(drop=True), vectorize=True)  # fmt: skip
+    return out
+
+
+def shower_brem(cube, name, sub, setting, edges, points, precision_tolerance):
+    """N_brem / (nothing else) of a shower experiment: LOT n X0 eff 1e-36 sum_j w_j I(E_j) over
+    the cube's energies (mcpdask.limits.targets), with its error; NaN with a stated reason where
+    the cube cannot carry it."""
+    one = cube.sel(experiment=name)
+    energies = np.asarray(one["energy"].values, dtype=float)
+    sel = sub.sel(experiment=name)
+    e0s = np.atleast_1d(np.asarray(sel["energy"].values, dtype=float))
+    if e0s.size != 1:
+        warnings.warn(
+            f"{name}: the shower model folds over the cube's energies; select one beam "
+            "energy (its limits are NaN for energy='all')",
+            UserWarning,
+            stacklevel=5,
+        )
+        nan = xr.full_like(sel["status"], np.nan, dtype=float)
+        return nan, nan
+    e0 = float(e0s[0])
+
+    def pick(key):
+        da = setting[key]
+        return da.sel(experiment=name) if "experiment" in da.dims else da
+
+    x_lo, x_hi, thick_cm = pick("x_min"), pick("x_max"), pick("thickness_cm")
+    lot, eff = pick("leptons_on_target"), pick("efficiency")
+    x0_cm = float(one["target_X0"].values)
+    n_target = float(one["target_density"].values) * AVOGADRO / float(one["target_A"].values)
+    nodes = energies[(energies <= e0 * (1 + 1e-9))]
+    node = xr.DataArray(nodes, dims="energy", coords={"energy": nodes})
+
+    def weights(x_min, t_cm):
+        valid = nodes > x_min * e0 * (1 + 1e-9)
+        w = np.zeros(nodes.size)
+        problem = shower_coverage_problem(energies, e0, x_min)
+        if problem is not None:
+            return np.full(nodes.size, np.nan)
+        w[valid] = shower_weights(e0, t_cm / x0_cm, x_min, nodes[valid])
+        return w
+
+    w = xr.apply_ufunc(weights, x_lo.reset_coords(drop=True), thick_cm.reset_coords(drop=True),
+                       output_core_dims=[["energy"]], vectorize=True).assign_coords(energy=nodes)  # fmt: skip
+    problems = {shower_coverage_problem(energies, e0, float(v)) for v in np.ravel(x_lo.values)}
+    problems.discard(None)
+    for problem in problems:
+        warnings.warn(f"{name}: {problem}; its limits are NaN", UserWarning, stacklevel=5)
+
+    data = one.sel(energy=nodes)
+    x_lo_j = np.minimum(x_lo.reset_coords(drop=True) * e0 / node, edges[-1])
+    x_hi_j = np.minimum(x_hi.reset_coords(drop=True) * e0 / node, edges[-1])
+    usable_j = x_lo_j < x_hi_j - 1e-12
+    x_lo_j = xr.where(usable_j, x_lo_j, edges[0])
+    x_hi_j = xr.where(usable_j, x_hi_j, edges[-1])
+    below_pair = xr.DataArray(edges[1:], dims="x") * node <= 2.0 * data["mass"]
+    f = xr.where(below_pair, 0.0, data["dsigma_dx"])
+    f_err = xr.where(below_pair, 0.0, data["dsigma_dx_err"])
+    integral, integral_err = integrate_x(f, f_err, edges, x_lo_j, x_hi_j)
+    w = xr.where(usable_j, w, 0.0)
+    status = data["status"].copy(data=np.asarray(data["status"].values))
+    ok = usable_points(data, status, precision_tolerance) | (status == Status.BELOW_THRESHOLD)
+    needed = (w > 0).any([d for d in w.dims if d != "energy"]) if w.ndim > 1 else w > 0
+    bad = needed & ~ok
+    for label in masked_points(status.where(needed, Status.CONVERGED).astype(np.int8),
+                               ok | ~needed):  # fmt: skip
+        if label not in points:
+            points.append(label)
+    unused = (status == Status.BELOW_THRESHOLD) | (w == 0)  # outside the fold: may be NaN
+    total = (w * xr.where(unused, 0.0, integral)).sum("energy", skipna=False)
+    total_err = np.sqrt(
+        ((w * xr.where(unused, 0.0, integral_err)) ** 2).sum("energy", skipna=False)
+    )
+    any_bad = bad.any("energy")
+    factor = (
+        lot.reset_coords(drop=True) * n_target * x0_cm * eff.reset_coords(drop=True) * PB_TO_CM2
+    )
+    n = xr.where(any_bad, np.nan, factor * total)
+    n_err = xr.where(any_bad, np.nan, factor * total_err)
+    return n, n_err

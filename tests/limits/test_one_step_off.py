@@ -207,7 +207,7 @@ def test_budget_exhausted_point_is_used_and_failed_points_are_listed(stores, cap
 def test_elastic_only_warns_where_the_incoherent_term_matters_and_bounds_it_from_below():
     """The warning's estimate is a lower bound of the exact ETL ratio (inelastic on / off), here
     at LDMX (8 GeV e on Al) and m_chi = 0.3 GeV, and NA64mu at 50 MeV needs no warning."""
-    from mcpdask.limits.yields import inelastic_fraction_estimate
+    from mcpdask.limits.inelastic import inelastic_fraction_estimate
     from mcpdask.physics.constants import lepton_mass
     from mcpdask.physics.integrate import cross_section
 
