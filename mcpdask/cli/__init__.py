@@ -15,9 +15,13 @@ import importlib
 import logging
 import sys
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from mcpdask import __version__
 from mcpdask.errors import McpdaskError, PhysicsInputError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mcpdask.limits import Exposure, Statistics
 
 COMMAND_MODULES = ["xsec", "scan", "info", "limits", "reach", "browse", "figures"]
 
@@ -129,8 +133,8 @@ class LimitRequest:
     experiment: list[str] | None
     energy: float | None
     channels: str
-    exposure: object  # mcpdask.limits.Exposure
-    statistics: object  # mcpdask.limits.Statistics
+    exposure: Exposure
+    statistics: Statistics
     precision_tolerance: float | None = None
 
     @classmethod

@@ -292,29 +292,30 @@ def render_limits(
 def effective_settings(cube: xr.Dataset, names: list[str], exposure, energy) -> dict[str, dict]:
     """Per experiment: beam, target and the exposure a derivation used (the cube's values with
     the scalar or per-experiment overrides of `exposure`, a mcpdask.limits.Exposure)."""
+
+    def pick(override, name, stored):
+        if isinstance(override, dict):
+            return float(override.get(name, stored))
+        return stored if override is None else float(override)
+
     settings = {}
     for name in names:
         one = cube.sel(experiment=name)
-
-        def pick(override, coord, name=name, one=one):
-            stored = float(one[coord].values)
-            if isinstance(override, dict):
-                return float(override.get(name, stored))
-            return stored if override is None else float(override)
-
         x0 = float(one["target_X0"].values)
-        thickness = (pick(exposure.thickness_x0, "thickness_cm") * x0
-                     if exposure.thickness_x0 is not None
-                     else pick(exposure.thickness_cm, "thickness_cm"))  # fmt: skip
-        if exposure.thickness_x0 is not None and isinstance(exposure.thickness_x0, dict):
-            if name not in exposure.thickness_x0:
-                thickness = float(one["thickness_cm"].values)
+        stored_cm = float(one["thickness_cm"].values)
+        thickness = (
+            pick(exposure.thickness_x0, name, stored_cm / x0) * x0
+            if exposure.thickness_x0 is not None
+            else pick(exposure.thickness_cm, name, stored_cm)
+        )
         settings[name] = {
             "lepton": str(one["lepton"].values),
             "target": str(one["target"].values),
             "energy_gev": float(energy) if energy else float(one["nominal_energy"].values),
-            "leptons_on_target": pick(exposure.leptons_on_target, "leptons_on_target"),
-            "x_min": pick(exposure.x_min, "x_min"),
+            "leptons_on_target": pick(
+                exposure.leptons_on_target, name, float(one["leptons_on_target"].values)
+            ),
+            "x_min": pick(exposure.x_min, name, float(one["x_min"].values)),
             "thickness_cm": thickness,
             "thickness_x0": thickness / x0,
         }
