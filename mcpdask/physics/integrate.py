@@ -82,6 +82,11 @@ class CrossSectionResult:
     wall_s: float
     status: str
     ww_convention: str | None = None  # WW/IWW integration range (ww.WW_CONVENTIONS); None for ETL
+    pt_edges: np.ndarray | None = field(default=None, repr=False)
+    """Recoil-lepton p_T bin edges (GeV) when asked for; None otherwise."""
+    dsigma_dx_pt_pb: np.ndarray | None = field(default=None, repr=False)
+    """dsigma/dx in each (x bin, p_T bin), pb: sums over p_T to dsigma_dx_pb."""
+    dsigma_dx_pt_err_pb: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def converged(self) -> bool:
@@ -103,8 +108,10 @@ class CrossSectionResult:
 
     def to_dict(self) -> dict:
         out = asdict(self)
-        for key in ("x_edges", "dsigma_dx_pb", "dsigma_dx_err_pb"):
-            out[key] = np.asarray(out[key]).tolist()
+        for key in ("x_edges", "dsigma_dx_pb", "dsigma_dx_err_pb", "pt_edges", "dsigma_dx_pt_pb",
+                    "dsigma_dx_pt_err_pb"):  # fmt: skip
+            if out[key] is not None:
+                out[key] = np.asarray(out[key]).tolist()
         out["converged"] = self.converged
         return out
 
@@ -150,20 +157,32 @@ def point_integrand(
     mass,
     inelastic=False,
     ww_convention="literature",
+    with_recoil=False,
 ):
     """(f, ndim): f(x, u) is the integrand of dsigma/dx in GeV^-2 at missing-energy fractions x
     and points u of the unit cube [0, 1)^ndim (the variables after x); its integral over u is
     dsigma/dx. What `cross_section` hands to vegas, public for benchmarks and other integrators.
     ww_convention: integration range of methods ww/iww (a key of ww.WW_CONVENTIONS; the
-    "literature" cut x < 1 - max(m_l, m_V)/E0 makes the integrand vanish above it)."""
+    "literature" cut x < 1 - max(m_l, m_V)/E0 makes the integrand vanish above it).
+    with_recoil (etl, etl-direct): f returns (value, p_T) with p_T the recoil lepton's momentum
+    transverse to the beam in GeV, p' = p - k - q at each phase-space point."""
     M = material.nucleus_mass_gev
     m_lepton = lepton_mass(lepton)
+    recoil = {}  # the last batch's recoil p_T, filled by emission when asked for
 
     def emission(x, mV2, u):
         inv, weight, k_lab = kinematics.emission(
             energy, m_lepton, M, x, mV2, u[:, 0], u[:, 1], u[:, 2]
         )
+        if with_recoil:
+            recoil["pt"] = kinematics.recoil_transverse_momentum(inv, k_lab)
         return inv, weight, k_lab, g2(inv["t"], material, inelastic)
+
+    if with_recoil and method not in ("etl", "etl-direct"):
+        raise PhysicsInputError(
+            f"recoil-lepton bins need an exact method (etl, etl-direct): {method} integrates the "
+            "recoil angle analytically"
+        )
 
     if method in ("ww", "iww"):
         from mcpdask.physics import ww
@@ -180,6 +199,12 @@ def point_integrand(
                 convention=ww_convention,
             )
 
+    def returning(f):
+        """f, or f with the recoil p_T of its batch beside its values."""
+        if not with_recoil:
+            return f
+        return lambda x, u: (f(x, u), recoil["pt"])
+
     if process == "vector":
         mV2 = mass**2
         if method == "etl":
@@ -188,7 +213,7 @@ def point_integrand(
                 inv, weight, _, g = emission(x, mV2, u)
                 return np.where(weight > 0, squared_amplitude_vector(inv, g) * weight, 0.0)
 
-            return f, 3
+            return returning(f), 3
         return (lambda x, u: vector_ww(x, mV2)), 0
 
     def pair_mass_squared(x, u_s):
@@ -205,7 +230,7 @@ def point_integrand(
             value = squared_amplitude_vector(inv, g) * weight * pair_spectral_density(s, mass)
             return np.where(weight > 0, value * ds_du, 0.0)
 
-        return f, 4
+        return returning(f), 4
     if method == "etl-direct":
 
         def f(x, u):
@@ -215,7 +240,7 @@ def point_integrand(
             value = squared_amplitude_pair(inv, g) * weight * decay_weight / (2.0 * np.pi)
             return np.where(weight > 0, value * ds_du, 0.0)
 
-        return f, 6
+        return returning(f), 6
 
     def f(x, u):
         s, ds_du = pair_mass_squared(x, u[:, 0])
@@ -241,13 +266,16 @@ def cross_section(
     inelastic: bool = False,
     vegas_settings: VegasSettings | None = None,
     ww_convention: str = "literature",
+    pt_edges=None,
 ) -> CrossSectionResult:
     """sigma(x_min < x < x_max) and dsigma/dx in the bins `x_edges` (default: 20 bins over
     [x_min, x_max]) in pb at eps = 1, for process 'mcp' (mass = m_chi) or 'vector' (mass = m_V,
     coupling e). Raises PhysicsInputError for inputs out of range. `ww_convention` (methods ww and
     iww only, recorded in the result): the integration range, a key of ww.WW_CONVENTIONS:
     "literature" (x < 1 - max(m_l, m_V)/E0, t_max = E0^2, theta < 0.3) or "mcpdask"
-    (x < 1 - m_l/E0, t_max = m_V^2 + m_l^2, no angle cut).
+    (x < 1 - m_l/E0, t_max = m_V^2 + m_l^2, no angle cut). `pt_edges` (etl, etl-direct): bin
+    edges in the recoil lepton's transverse momentum (GeV, from 0, the last may be inf); the same
+    run then fills dsigma/dx per (x bin, p_T bin), whose sum over p_T is dsigma/dx.
 
     >>> r = cross_section("mu", "Pb", 160.0, 0.05, 0.5, precision=0.05, seed=1)
     >>> r.status, 5e5 < r.sigma_pb < 7e5  # pb: mu Pb -> mu Pb chi chibar, m_chi = 50 MeV, x > 0.5
@@ -279,38 +307,68 @@ def cross_section(
     threshold_x = (2.0 * mass_gev if process == "mcp" else mass_gev) / energy_gev
     x_lo = max(min(edges[0], x_min), threshold_x)
     x_hi = min(max(edges[-1], x_max), 1.0 - m_lepton / energy_gev)
-    point, ndim = point_integrand(
-        method, process, lepton, material, energy_gev, mass_gev, inelastic, ww_convention
-    )
+    pts = None if pt_edges is None else _checked_pt_edges(pt_edges)
+    point, ndim = point_integrand(method, process, lepton, material, energy_gev, mass_gev,
+                                  inelastic, ww_convention, with_recoil=pts is not None)  # fmt: skip
     widths = np.diff(edges)
+    scale = (x_hi - x_lo) * GEV2_TO_PB
 
     def evaluate(u):
-        """(x, integrand over the whole x domain) at points u of the unit cube."""
+        """(tags, integrand over the whole x domain) at points u of the unit cube; tags: x, or
+        (x, recoil p_T)."""
         x = x_lo + (x_hi - x_lo) * u[:, 0]
-        return x, point(x, u[:, 1:]) * (x_hi - x_lo) * GEV2_TO_PB
+        if pts is None:
+            return x, point(x, u[:, 1:]) * scale
+        value, pt = point(x, u[:, 1:])
+        return (x, pt), value * scale
 
-    def components(x):
-        """For each point, its (cut, bin) membership: the x-dependent factors of each output."""
+    def components(tags):
+        """For each point, its cut membership and its bin in x (and in (x, p_T))."""
+        x = tags if pts is None else tags[0]
         in_cut = (x >= x_min) & (x <= x_max)
         bin_index = np.searchsorted(edges, x, side="right") - 1
-        in_bins = (bin_index >= 0) & (bin_index < len(widths))
-        return in_cut, np.where(in_bins, bin_index, -1)
+        bin_index = np.where((bin_index >= 0) & (bin_index < len(widths)), bin_index, -1)
+        if pts is None:
+            return in_cut, [bin_index]
+        pt_index = np.clip(np.searchsorted(pts, tags[1], side="right") - 1, 0, len(pts) - 2)
+        both = np.where(bin_index >= 0, bin_index * (len(pts) - 1) + pt_index, -1)
+        return in_cut, [bin_index, both]
 
+    binnings = [widths] if pts is None else [widths, np.repeat(widths, len(pts) - 1)]
     mean, sdev, chi2_dof, q_value, n_eval, status = _run_vegas(
-        evaluate, components, 1 + ndim, widths, settings, seed
+        evaluate, components, 1 + ndim, binnings, settings, seed
     )
+    outside = (edges[1:] <= x_lo) | (edges[:-1] >= x_hi)
     unreachable = np.concatenate(
-        [[x_hi <= x_min or x_lo >= x_max], (edges[1:] <= x_lo) | (edges[:-1] >= x_hi)]
+        [[x_hi <= x_min or x_lo >= x_max], outside]
+        + ([] if pts is None else [np.repeat(outside, len(pts) - 1)])
     )
     mean, sdev = np.where(unreachable, 0.0, mean), np.where(unreachable, 0.0, sdev)
+    n_x = len(widths)
+    recoil = {}
+    if pts is not None:
+        shape = (n_x, len(pts) - 1)
+        recoil = {"pt_edges": pts, "dsigma_dx_pt_pb": mean[1 + n_x :].reshape(shape),
+                  "dsigma_dx_pt_err_pb": sdev[1 + n_x :].reshape(shape)}  # fmt: skip
     return CrossSectionResult(
         lepton=lepton, target=material.name, energy_gev=float(energy_gev), mass_gev=float(mass_gev),
         x_min=float(x_min), x_max=float(x_max), process=process, method=method, seed=int(seed),
         precision=float(precision), sigma_pb=float(mean[0]), sigma_err_pb=float(sdev[0]),
-        x_edges=edges, dsigma_dx_pb=mean[1:], dsigma_dx_err_pb=sdev[1:], chi2_dof=chi2_dof,
-        Q=q_value, n_eval=n_eval, wall_s=time.perf_counter() - start, status=status,
-        ww_convention=ww_convention if method in ("ww", "iww") else None,
+        x_edges=edges, dsigma_dx_pb=mean[1 : 1 + n_x], dsigma_dx_err_pb=sdev[1 : 1 + n_x],
+        chi2_dof=chi2_dof, Q=q_value, n_eval=n_eval, wall_s=time.perf_counter() - start,
+        status=status, ww_convention=ww_convention if method in ("ww", "iww") else None,
+        **recoil,
     )  # fmt: skip
+
+
+def _checked_pt_edges(pt_edges) -> np.ndarray:
+    pts = np.asarray(pt_edges, dtype=float)
+    if pts.ndim != 1 or pts.size < 2 or pts[0] != 0.0 or np.any(np.diff(pts) <= 0):
+        raise PhysicsInputError(
+            "pt_edges must be increasing recoil p_T bin edges in GeV starting at 0 (the last may "
+            "be inf, an overflow bin), at least two of them"
+        )
+    return pts
 
 
 def _stratified_sums(values, hcube, n_hcube):
@@ -325,16 +383,30 @@ def _stratified_sums(values, hcube, n_hcube):
 
 
 def _one_iteration(integrator, evaluate, components, widths):
-    """One production iteration on a frozen grid: estimates of [cut total, bins...] and variances."""
-    xs, values, hcubes = [], [], []
+    """One production iteration on a frozen grid: estimates of [cut total, bins of each binning...]
+    and variances. `components(tags)` gives each point's cut membership and its bin in every
+    binning (-1 outside); `widths` the bin widths of each binning (the means are densities)."""
+    tags, values, hcubes = [], [], []
     for u, wgt, hcube in integrator.random_batch(yield_hcube=True):
-        x, f = evaluate(u)
-        xs.append(x), values.append(wgt * f), hcubes.append(hcube)
-    x, value, hcube = np.concatenate(xs), np.concatenate(values), np.concatenate(hcubes)
+        tag, f = evaluate(u)
+        tags.append(tag), values.append(wgt * f), hcubes.append(hcube)
+    tag = tuple(np.concatenate(t) for t in zip(*tags, strict=True)) if isinstance(tags[0], tuple) else (
+        np.concatenate(tags)
+    )  # fmt: skip
+    value, hcube = np.concatenate(values), np.concatenate(hcubes)
     n_hcube = int(hcube.max()) + 1
-    in_cut, bin_index = components(x)
-    estimates = [_stratified_sums(np.where(in_cut, value, 0.0), hcube, n_hcube)]
-    # all bins at once, over the (hypercube, bin) pairs that occur: each point lies in one bin
+    in_cut, bin_indices = components(tag)
+    total, total_var = _stratified_sums(np.where(in_cut, value, 0.0), hcube, n_hcube)
+    means, variances = [[total]], [[total_var]]
+    for bin_index, bin_widths in zip(bin_indices, widths, strict=True):
+        m, v = _binned_sums(value, hcube, n_hcube, bin_index, bin_widths)
+        means.append(m), variances.append(v)
+    return np.concatenate(means), np.concatenate(variances), len(value)
+
+
+def _binned_sums(value, hcube, n_hcube, bin_index, widths):
+    """Stratified bin densities and variances of one binning, over the (hypercube, bin) pairs
+    that occur (each point lies in at most one bin)."""
     n_bins = len(widths)
     slot = np.where(bin_index >= 0, bin_index, n_bins)
     pairs, pair_of_point = np.unique(hcube * (n_bins + 1) + slot, return_inverse=True)
@@ -347,9 +419,7 @@ def _one_iteration(integrator, evaluate, components, widths):
     pair_slot = pairs % (n_bins + 1)
     bin_sum = np.bincount(pair_slot, weights=sum1, minlength=n_bins + 1)[:n_bins]
     bin_var = np.bincount(pair_slot, weights=pair_var, minlength=n_bins + 1)[:n_bins]
-    means = np.concatenate([[estimates[0][0]], bin_sum / widths])
-    variances = np.concatenate([[estimates[0][1]], np.maximum(bin_var, 0.0) / widths**2])
-    return means, variances, len(x)
+    return bin_sum / widths, np.maximum(bin_var, 0.0) / widths**2
 
 
 def _run_vegas(evaluate, components, ndim, widths, settings: VegasSettings, seed: int):

@@ -98,6 +98,14 @@ def emission(energy, m, M, x, mV2, u_angle, u_t, u_phi):
     return inv, weight, (e_k, k_abs, sin_theta, cos_theta, one_minus_cos)
 
 
+def recoil_transverse_momentum(inv, k_lab):
+    """|p'_T| of the recoil lepton p' = W - q = p - k - q, transverse to the beam (GeV): W lies
+    in the x-z plane with W_x = -|k| sin(theta_k), q = (q_0, q_x, q_y, q_z) from `emission`."""
+    _e_k, k_abs, sin_theta, _cos, _one_minus = k_lab
+    _q0, q_x, q_y, _q_z = inv["q"]
+    return np.hypot(-k_abs * sin_theta - q_x, q_y)
+
+
 def pair_decay(inv, energy, M, k_lab, m_chi, u_cos, u_phi):
     """Add r = (k1 - k2)/2 invariants (rp, rq, rS, rr) for V* -> chi chibar at angles in the V rest
     frame, and return the two-body phase-space weight Integral dPhi_2 = beta/(8 pi) per unit cube."""
