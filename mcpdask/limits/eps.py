@@ -7,7 +7,7 @@ import xarray as xr
 
 from mcpdask.limits.poisson import Statistics
 from mcpdask.limits.selection import Exposure
-from mcpdask.limits.yields import yields_at_eps1
+from mcpdask.limits.yields import signal_yield
 
 __all__ = ["eps_limits", "limits_dataset"]
 
@@ -28,8 +28,8 @@ def limits_dataset(
     points were used; its attribute `masked_points` lists the others with their status)."""
     statistics = statistics or Statistics()
     n_up = statistics.signal_upper_limit
-    ds = yields_at_eps1(cube, exposure, experiment=experiment, energy=energy, channels=channels,
-                        mesons=mesons, precision_tolerance=precision_tolerance)  # fmt: skip
+    ds = signal_yield(cube, exposure, experiment=experiment, energy=energy, channels=channels,
+                      mesons=mesons, precision_tolerance=precision_tolerance)  # fmt: skip
     n1 = ds["n_signal"]
     with np.errstate(divide="ignore", invalid="ignore"):
         limit = np.sqrt(n_up / n1)

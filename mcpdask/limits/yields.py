@@ -48,21 +48,30 @@ from mcpdask.limits.xbins import integrate_x, x_edges
 from mcpdask.physics.constants import AVOGADRO
 from mcpdask.physics.mesons import branching_ratio_chichi_per_eps2, meson_yield
 
-__all__ = ["model_attrs", "signal_yield", "yields_at_eps1"]
+__all__ = ["model_attrs", "signal_yield"]
 
 
-def yields_at_eps1(
+def signal_yield(
     cube: xr.Dataset,
     exposure: Exposure | None = None,
     *,
+    eps=1.0,
     experiment=None,
     energy=None,
     channels="all",
     mesons=None,
     precision_tolerance: float | None = None,
 ) -> xr.Dataset:
-    """Signal yields at eps = 1 (`n_signal`, `n_signal_err`, `usable`), lazily; see
-    `signal_yield`."""
+    """Signal yields N_sig (paper Eq. 4 and the meson channel) as a lazy Dataset with `n_signal`
+    and `n_signal_err`, dims (experiment, [energy], mass, channel, [exposure, ...]), and `usable`
+    (which points were used; its attribute `masked_points` lists the others).
+
+    exposure: overrides of the cube's per-experiment values (see `Exposure`). energy None: each
+    experiment's nominal beam energy; a number; or "all" (keep the energy dimension). channels:
+    "all", or a comma-separated string / list of "brem", "meson", "combined" and meson names.
+    mesons: None for the inputs the cube recorded at scan time, a list of Meson / dicts for a
+    single selected experiment, or {experiment: [...]}. precision_tolerance: see `eps_limits`.
+    """
     check_cube(cube)
     exposure = exposure or Exposure()
     # the per-experiment coordinates are tiny: read them once (xarray.open_zarr leaves them lazy)
@@ -163,8 +172,9 @@ def yields_at_eps1(
     ds = xr.Dataset(
         {"n_signal": n.drop_vars(drop), "n_signal_err": n_err.drop_vars(drop, errors="ignore")}
     )
+    ds = ds * eps**2
     ds["n_signal"].attrs.update(
-        long_name="signal events at eps = 1 (scale with eps^2)", units="events"
+        long_name="signal events (they scale with eps^2)", units="events", eps=eps
     )
     ds["n_signal_err"].attrs.update(long_name="statistical error of n_signal", units="events")
     ds["usable"] = (ok | closed).reset_coords(drop=True)
@@ -189,34 +199,3 @@ def model_attrs(cube: xr.Dataset) -> dict[str, str]:
                 "eps_meaning": "kinetic mixing eps of the dark photon"}  # fmt: skip
     return {"model": "millicharged particle chi", "mass_label": "m_chi",
             "eps_meaning": "millicharge eps (units of e)"}  # fmt: skip
-
-
-def signal_yield(
-    cube: xr.Dataset,
-    exposure: Exposure | None = None,
-    *,
-    eps=1.0,
-    experiment=None,
-    energy=None,
-    channels="all",
-    mesons=None,
-    precision_tolerance: float | None = None,
-) -> xr.Dataset:
-    """Signal yields N_sig (paper Eq. 4 and the meson channel) as a lazy Dataset with `n_signal`
-    and `n_signal_err`, dims (experiment, [energy], mass, channel, [exposure, ...]), and `usable`.
-
-    exposure: overrides of the cube's per-experiment values (see `Exposure`). energy None: each
-    experiment's nominal beam energy; a number; or "all" (keep the energy dimension). channels:
-    "all", or a comma-separated string / list of "brem", "meson", "combined" and meson names.
-    mesons: None for the inputs the cube recorded at scan time, a list of Meson / dicts for a
-    single selected experiment, or {experiment: [...]}. precision_tolerance: see `eps_limits`.
-    """
-    ds = yields_at_eps1(cube, exposure, experiment=experiment, energy=energy, channels=channels,
-                        mesons=mesons, precision_tolerance=precision_tolerance)  # fmt: skip
-    out = ds[["n_signal", "n_signal_err"]] * eps**2
-    out["usable"] = ds["usable"]
-    out.attrs = dict(ds.attrs)
-    for v in ds.data_vars:
-        out[v].attrs = dict(ds[v].attrs)
-    out["n_signal"].attrs["long_name"] = "signal events"
-    return out
