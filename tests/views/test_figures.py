@@ -2,6 +2,7 @@
 bad-input errors, missing viz extra, browser derivations relative to each experiment's nominal
 values, and the tutorial notebook run top to bottom (nbclient) as from a fresh clone."""
 
+import os
 import shutil
 import socket
 import sys
@@ -331,6 +332,12 @@ def test_notebook_runs_top_to_bottom_from_a_fresh_clone(tmp_path):
     nb = nbformat.read(clone / "notebooks" / NOTEBOOK.name, as_version=4)
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv("MCPDASK_CUBE", raising=False)
+        source = str(
+            Path(mcpdask.__file__).parents[1]
+        )  # the kernel imports the mcpdask tested here
+        mp.setenv(
+            "PYTHONPATH", os.pathsep.join(filter(None, [source, os.environ.get("PYTHONPATH")]))
+        )
         client = nbclient.NotebookClient(
             nb,
             timeout=120,
