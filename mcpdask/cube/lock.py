@@ -2,6 +2,15 @@
 
 The kernel releases an flock when its process dies (SIGKILL included), so a lock file left by a
 dead scan is stale by construction and is simply taken over. Readers take no lock.
+
+On an object store (s3://) there is no flock: the lock is the object `<store>.lock` next to the
+cube, created with a conditional PUT (If-None-Match: *), so of two writers exactly one creates
+it. It names its holder and a lease: the holder renews it every LEASE_S / 4 seconds (a PUT
+conditional on the object's ETag). A lock whose lease ran out, or whose holder is a dead process
+on this host, is stale and is taken over by a PUT conditional on the stale object's ETag (two
+takers cannot both win). A scan that cannot renew its lease (someone took the lock over) stops
+writing. The store must offer conditional writes (AWS S3 and MinIO do, so does moto); HTTP
+stores are read-only and refuse any writer.
 """
 
 from __future__ import annotations
@@ -12,10 +21,12 @@ import json
 import os
 import socket
 import sys
+import threading
 import time
 from pathlib import Path
 
 from mcpdask.cube.schema import now
+from mcpdask.cube.storage import Location, location
 from mcpdask.errors import StoreError
 
 __all__ = ["StoreInUseError", "StoreLock", "lock_path"]
@@ -25,10 +36,17 @@ class StoreInUseError(StoreError):
     """Another live process is writing to the store."""
 
 
-def lock_path(store: str | Path) -> Path:
-    """The lock file of a store: `<store>.lock` next to it (it exists before the store does)."""
-    store = Path(store)
-    return store.parent / f"{store.name}.lock"
+LEASE_S = float(os.environ.get("MCPDASK_LOCK_LEASE_S", "60"))
+"""Lease of an object-store lock: a lock not renewed for this long belongs to a dead writer."""
+
+
+def lock_path(store: str | Path | Location) -> Path | str:
+    """The lock of a store: the file `<store>.lock` next to it (it exists before the store
+    does), or for a URL the object `<store>.lock` next to it (its URL)."""
+    loc = location(store)
+    if loc.path is not None:
+        return loc.path.parent / f"{loc.path.name}.lock"
+    return loc.sibling(f"{loc.name}.lock").url
 
 
 class StoreLock:
@@ -40,20 +58,31 @@ class StoreLock:
     start time and command, after waiting up to `wait_s` seconds.
     """
 
-    def __init__(self, store: str | Path, purpose: str = "scan", wait_s: float = 0.0):
-        self.store = Path(store)
+    def __init__(self, store: str | Path | Location, purpose: str = "scan", wait_s: float = 0.0):
+        self.location = location(store)
+        self.store = self.location.path if self.location.path is not None else self.location
         self.path = lock_path(store)
         self.purpose = purpose
         self.wait_s = wait_s
         self.fd: int | None = None
         self.stale_holder: dict | None = None
+        self._object: ObjectLock | None = None
 
     def acquire(self) -> StoreLock:
-        if not self.path.parent.is_dir():
+        if self.location.path is None:
+            if not self.location.writable:
+                raise StoreError(
+                    f"{self.store}: {self.location.protocol}:// stores are read-only; scan into "
+                    "a local directory or an s3:// URL and publish the cube from there"
+                )
+            self._object = ObjectLock(self.location, self.path, self.purpose)
+        elif not self.path.parent.is_dir():
             raise StoreError(f"{self.store}: parent directory {self.path.parent} does not exist")
         deadline = time.monotonic() + self.wait_s
         while True:
-            holder = self._try()
+            holder = self._try() if self._object is None else self._object.try_acquire()
+            if holder is None and self._object is not None:
+                self.stale_holder = self._object.stale_holder
             if holder is None:
                 return self
             if time.monotonic() >= deadline:
@@ -103,7 +132,15 @@ class StoreLock:
             self.fd = fd
             return None
 
+    @property
+    def lost(self) -> bool:
+        """True once an object-store lock could not be renewed (another writer took it)."""
+        return self._object is not None and self._object.lost
+
     def release(self) -> None:
+        if self._object is not None:
+            self._object.release()
+            return
         if self.fd is None:
             return
         with contextlib.suppress(FileNotFoundError):
@@ -125,3 +162,126 @@ def _read_lock(fd: int) -> dict:
         return json.loads(text) if text.strip() else {}
     except (OSError, ValueError):
         return {}
+
+
+class ObjectLock:
+    """The lock object of a store on S3 (see the module docstring)."""
+
+    def __init__(self, store: Location, url: str, purpose: str):
+        self.store = store
+        self.fs, self.key = Location(url, store.protocol).fs()
+        self.purpose = purpose
+        self.etag: str | None = None
+        self.stale_holder: dict | None = None
+        self.lost = False
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _body(self) -> bytes:
+        return json.dumps(
+            {
+                "pid": os.getpid(),
+                "host": socket.gethostname(),
+                "started": getattr(self, "_started", None) or now(),
+                "purpose": self.purpose,
+                "command": " ".join(sys.argv)[:300],
+                "lease_s": LEASE_S,
+                "expires": time.time() + LEASE_S,
+            }
+        ).encode()
+
+    def _put(self, **condition) -> str | None:
+        """ETag of the new lock object, None if the condition failed."""
+        bucket, key, _ = self.fs.split_path(self.key)
+        try:
+            out = self.fs.call_s3("put_object", Bucket=bucket, Key=key, Body=self._body(),
+                                  **condition)  # fmt: skip
+        except Exception as exc:  # noqa: BLE001 - botocore wraps the 412 in several ways
+            text = f"{exc!r} {exc}"
+            if any(w in text for w in ("PreconditionFailed", "412", "ConditionalRequestConflict")):
+                return None
+            raise StoreError(
+                f"{self.store}: cannot write the lock object {self.key} "
+                f"({type(exc).__name__}: {exc})"
+            ) from None
+        return out["ETag"]
+
+    def _read(self) -> tuple[dict, str] | None:
+        """(holder, ETag) of the lock object in one GET, None if there is none."""
+        from fsspec.asyn import sync
+
+        bucket, key, _ = self.fs.split_path(self.key)
+
+        async def get():
+            out = await self.fs._call_s3("get_object", Bucket=bucket, Key=key)
+            async with out["Body"] as body:
+                return await body.read(), out["ETag"]
+
+        try:
+            data, etag = sync(self.fs.loop, get)
+        except FileNotFoundError:
+            return None
+        try:
+            holder = json.loads(data)
+        except ValueError:
+            holder = {}
+        return holder, etag
+
+    def try_acquire(self) -> dict | None:
+        """None once locked, else the live holder's description."""
+        while True:
+            self._started = now()
+            etag = self._put(IfNoneMatch="*")
+            if etag is None:
+                found = self._read()
+                if found is None:
+                    continue  # released meanwhile: try again
+                holder, stale_etag = found
+                if not _stale(holder):
+                    return holder or {"pid": "?", "host": "?"}
+                etag = self._put(IfMatch=stale_etag)
+                if etag is None:
+                    continue  # another taker was faster: look again
+                self.stale_holder = holder or None
+            self.etag = etag
+            self._thread = threading.Thread(target=self._renew, daemon=True,
+                                            name="mcpdask-lock-lease")  # fmt: skip
+            self._thread.start()
+            return None
+
+    def _renew(self) -> None:
+        while not self._stop.wait(LEASE_S / 4):
+            etag = self._put(IfMatch=self.etag)
+            if etag is None:
+                self.lost = True
+                return
+            self.etag = etag
+
+    def release(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if self.etag is None or self.lost:
+            return
+        bucket, key, _ = self.fs.split_path(self.key)
+        with contextlib.suppress(Exception):
+            self.fs.call_s3("delete_object", Bucket=bucket, Key=key, IfMatch=self.etag)
+        self.fs.invalidate_cache()
+        self.etag = None
+
+
+def _stale(holder: dict) -> bool:
+    """Whether a lock object's holder is gone: lease ran out, or a dead process on this host."""
+    if not holder:
+        return True
+    if float(holder.get("expires", 0)) < time.time():
+        return True
+    if holder.get("host") == socket.gethostname():
+        try:
+            os.kill(int(holder["pid"]), 0)
+        except ProcessLookupError:
+            return True
+        except (PermissionError, ValueError, KeyError, TypeError):
+            return False
+    return False

@@ -47,7 +47,13 @@ __all__ = [
     "validate_cube",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_SCHEMAS = (1, 2)
+"""Schema 1: one chunk file per point and variable, no consolidated metadata. Schema 2 (same
+variables, dims and attributes): each variable's points are Zarr v3 shards of up to SHARD_MASSES
+masses of one (experiment, energy), one inner chunk per point, and the root zarr.json holds
+consolidated metadata. Both are read and written (a schema-1 cube keeps its layout)."""
+SHARD_MASSES = 64
 MARKER_ATTR = "mcpdask_cube"
 MARKER_VALUE = "mcpdask cross-section cube"
 SCHEMA_ATTR = "mcpdask_schema_version"
@@ -393,9 +399,11 @@ def check_marker(attrs: Mapping[str, Any], store: Any) -> None:
             "refusing to touch it"
         )
     found = attrs.get(SCHEMA_ATTR)
-    if found != SCHEMA_VERSION:
+    if found not in READABLE_SCHEMAS:
         raise StoreError(
-            f"{store}: mcpdask cube schema version {found!r}, this mcpdask reads {SCHEMA_VERSION}"
+            f"{store}: mcpdask cube schema version {found!r}, this mcpdask reads schema "
+            + " and ".join(map(str, READABLE_SCHEMAS))
+            + " (a newer mcpdask wrote it? upgrade mcpdask)"
         )
 
 

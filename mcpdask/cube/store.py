@@ -1,14 +1,27 @@
 """Create, open and extend a cube's Zarr store, and write finished points into it.
 
-Reliability (what a crash or a damaged store can and cannot do):
-- Every file is replaced atomically (zarr >= 3.1.3 writes a temporary file and renames it), and a
-  point's data chunks are written before its status chunk: a point counts as done only when all
-  its data landed. A kill leaves at most `*.partial` files, removed by the next writer.
-- A new cube is built in a hidden sibling directory and renamed into place: it exists whole or
-  not at all. An extension (new masses, energies or experiments) first records its target in the
-  `extending` attribute, then resizes every array and writes the new coordinates; an extension
-  cut short is finished (rolled forward) by the next open. Every step is idempotent.
-- `open_cube` verifies the store by default (cube.verify): wrong numbers are never returned.
+Stores are local directories or fsspec URLs (cube.storage): s3:// read-write, http(s):// read-only.
+
+Layout (schema 2): every variable is one Zarr v3 array; its points are grouped in shards of one
+(experiment, energy) and up to SHARD_MASSES masses (one file per shard, one inner chunk per
+point), and the root zarr.json holds consolidated metadata (plain `xr.open_zarr` opens the cube
+without warnings). Cubes of schema 1 (one file per point and variable) are read and written too.
+
+Commit protocol (what a crash, a power loss or a reader in the middle of a scan can see):
+- Every file (object) is replaced as a whole: locally a temporary file is written, flushed
+  (fsync), renamed and its directory flushed before the next write starts (cube.storage); on S3
+  each PUT is atomic and durable. A point's data are written before its note, its note before
+  its status: a point counts as done only once its status is written, and by then its data are on
+  disk. A kill or a power cut leaves at most `*.partial` files, removed by the next writer.
+- A reader takes its snapshot from the status array, read before any data: the points done in it
+  are exactly those whose data had landed, and `open_cube` hides every other point's cells.
+- A new cube is built aside (a hidden local sibling directory, renamed into place; for a URL a
+  local build uploaded with the root zarr.json last): it exists whole or not at all. An extension
+  records its plan in the `extending` attribute, resizes the arrays and writes the new
+  coordinates, then rewrites the consolidated metadata and drops the attribute in one write of
+  the root zarr.json. An extension cut short is finished by the next open that can take the lock;
+  a reader that cannot (a live scan is extending, or a read-only URL) reads the cube as it was.
+- `open_cube` verifies its snapshot by default (cube.verify): wrong numbers are never returned.
 One writer per store: see cube.lock.
 """
 
@@ -16,6 +29,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,14 +37,22 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mcpdask.cube.compat import check_compatible, missing_coordinates
-from mcpdask.cube.group import open_group, quiet_leftovers, read_store_attrs, update_attrs
-from mcpdask.cube.lock import StoreLock
+from mcpdask.cube.group import (
+    ROOT,
+    open_group,
+    quiet_leftovers,
+    read_root,
+    read_store_attrs,
+    update_attrs,
+)
+from mcpdask.cube.lock import StoreInUseError, StoreLock
 from mcpdask.cube.schema import (
     DATA_VARS,
     EXPERIMENT_COORDS,
     EXTENDING_ATTR,
     INDEX_COORDS,
     POINT_DIMS,
+    SHARD_MASSES,
     PointResult,
     Status,
     index_attrs,
@@ -41,7 +63,8 @@ from mcpdask.cube.schema import (
     provenance_attrs,
     validate_cube,
 )
-from mcpdask.cube.verify import verify_store
+from mcpdask.cube.storage import DurableLocalStore, Location, _fsync_dir, location
+from mcpdask.cube.verify import read_snapshot, verify_snapshot
 from mcpdask.errors import StoreError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -50,14 +73,20 @@ if TYPE_CHECKING:  # pragma: no cover
     from mcpdask.experiments import Experiment, ScanSpec
 
 __all__ = [
+    "ARRAYS",
     "PointWriter",
     "clean_leftovers",
+    "consolidated_metadata",
     "create_cube",
     "extend_cube",
     "finish_interrupted_extension",
     "open_cube",
     "open_raw",
+    "store_exists",
 ]
+
+ARRAYS = (*INDEX_COORDS, *EXPERIMENT_COORDS, *DATA_VARS)
+"""Every array of a cube (coordinates first)."""
 
 
 def _experiment_coords(experiments: Sequence[Experiment]) -> dict[str, tuple]:
@@ -100,72 +129,176 @@ def _empty_cube(spec: ScanSpec) -> xr.Dataset:
 
 
 def _encoding(ds: xr.Dataset) -> dict[str, dict]:
-    """One chunk per point: experiment=1, energy=1, mass=1, x=all; zstd frames with a checksum,
-    so a damaged chunk fails to decode instead of giving other numbers."""
+    """One inner chunk per point (experiment=1, energy=1, mass=1, x=all) in shards of one
+    (experiment, energy) and up to SHARD_MASSES masses; zstd frames with a checksum and a
+    checksummed shard index, so a damaged file fails to decode instead of giving other numbers."""
     from zarr.codecs import ZstdCodec
 
     enc = {}
     for name, (dims, *_rest) in DATA_VARS.items():
+        chunks = tuple(ds.sizes[d] if d == "x" else 1 for d in dims)
+        shards = tuple(
+            ds.sizes[d]
+            if d == "x"
+            else max(1, min(ds.sizes[d], SHARD_MASSES))
+            if d == "mass"
+            else 1
+            for d in dims
+        )
         enc[name] = {
-            "chunks": tuple(ds.sizes[d] if d == "x" else 1 for d in dims),
+            "chunks": chunks,
+            "shards": shards,
             "compressors": (ZstdCodec(level=0, checksum=True),),
         }
     return enc
 
 
-def _write_kwargs() -> dict[str, Any]:
-    return {"consolidated": False, "zarr_format": 3}
+def consolidated_metadata(store: str | Path | Location) -> dict[str, Any]:
+    """The consolidated metadata of the cube's arrays as they are now (each array's zarr.json),
+    in the form Zarr v3 keeps it in the root zarr.json (no listing of the store needed)."""
+    loc = location(store)
+    metadata = {}
+    for name in ARRAYS:
+        meta = loc.read_json(f"{name}/{ROOT}")
+        if meta is None:
+            raise StoreError(f"{loc}: array {name!r} is missing (its zarr.json was deleted?)")
+        metadata[name] = meta
+    return {"kind": "inline", "must_understand": False, "metadata": metadata}
 
 
-def create_cube(store: str | Path, spec: ScanSpec) -> None:
+def store_exists(store: str | Path | Location) -> bool:
+    """Whether something is at `store` (a local path that exists; a URL with a root zarr.json)."""
+    return location(store).exists()
+
+
+def create_cube(store: str | Path | Location, spec: ScanSpec) -> None:
     """Write an empty cube (all points status 0) for the points of `spec` at `store`."""
-    store = Path(store)
-    if store.exists():
-        raise StoreError(f"{store}: already exists; refusing to overwrite it")
+    loc = location(store)
+    if store_exists(loc):
+        raise StoreError(f"{loc}: already exists; refusing to overwrite it")
     ds = _empty_cube(spec)
     ds.attrs.update(provenance_attrs(spec))
-    store.parent.mkdir(parents=True, exist_ok=True)
+    if loc.path is None:
+        _create_remote(loc, ds)
+        return
+    path = loc.path
+    path.parent.mkdir(parents=True, exist_ok=True)
     # built aside and renamed into place: the store exists whole or not at all
-    building = store.parent / f".{store.name}.creating-{os.getpid()}"
+    building = path.parent / f".{path.name}.creating-{os.getpid()}"
     if building.exists():
         shutil.rmtree(building)
     try:
-        ds.to_zarr(building, mode="w-", encoding=_encoding(ds), **_write_kwargs())
-        os.rename(building, store)
+        _build(building, ds)
+        os.rename(building, path)
+        _fsync_dir(path.parent)
     except BaseException:
         shutil.rmtree(building, ignore_errors=True)
         raise
 
 
-def open_raw(store: str | Path, *, verify: bool = True, locked: bool = False) -> xr.Dataset:
-    """The cube in store order (as appended), lazily, validated (and verified: every chunk
-    decodes, every done point is consistent). An interrupted extension is finished first;
-    `locked` says the caller holds the store's lock."""
+def _build(path: Path, ds: xr.Dataset) -> None:
+    """The whole cube in a new local directory, durable, consolidated metadata included."""
+    with quiet_leftovers():
+        ds.to_zarr(
+            DurableLocalStore(path), mode="w-", encoding=_encoding(ds), consolidated=False,
+            zarr_format=3,
+        )  # fmt: skip
+    update_attrs(path, consolidated=consolidated_metadata(path))
+
+
+def _create_remote(loc: Location, ds: xr.Dataset) -> None:
+    """Build locally, upload every file, the root zarr.json last: until it lands there is no
+    cube at the URL (objects left by an interrupted upload are overwritten by the next one)."""
+    if not loc.writable:
+        raise StoreError(f"{loc}: {loc.protocol}:// stores are read-only; cannot create a cube")
+    with tempfile.TemporaryDirectory(prefix="mcpdask-create-") as tmp:
+        path = Path(tmp) / "cube.zarr"
+        _build(path, ds)
+        files = sorted(p for p in path.rglob("*") if p.is_file())
+        files.sort(key=lambda p: p == path / ROOT)  # the root last
+        for f in files:
+            loc.write_bytes(f.relative_to(path).as_posix(), f.read_bytes())
+
+
+def open_raw(
+    store: str | Path | Location, *, verify: bool = True, locked: bool = False
+) -> xr.Dataset:
+    """The cube in store order (as appended), lazily, validated, as of one snapshot: the status
+    array is read first, and the cells of points not done in it hold their fill values (NaN, 0),
+    whatever a scan writes meanwhile. With `verify` (default) every data file of a done point
+    decodes and every done point is consistent. An interrupted extension is finished first if
+    the lock can be had (`locked`: the caller holds it); otherwise the cube is read as it was
+    before the extension."""
     import xarray as xr
 
-    attrs = read_store_attrs(store)
-    if attrs.get(EXTENDING_ATTR):
-        finish_interrupted_extension(store, locked=locked)
-        attrs = read_store_attrs(store)
+    loc = location(store)
+    read_store_attrs(loc)
+    plan = _extension(loc, locked)
+    root = read_root(loc)
+    consolidated = "consolidated_metadata" in root and not plan
     try:
         with quiet_leftovers():
-            ds = xr.open_zarr(store, consolidated=False)
+            ds = xr.open_zarr(
+                loc.zarr_store(read_only=True), consolidated=consolidated, zarr_format=3
+            )
     except Exception as exc:  # noqa: BLE001 - any reader failure means a broken store
-        raise StoreError(f"{store}: cannot be read as an xarray Dataset: {exc}") from None
-    ds.attrs = attrs
-    validate_cube(ds, store)
+        raise StoreError(f"{loc}: cannot be read as an xarray Dataset: {exc}") from None
+    if plan:
+        ds = ds.isel({d: slice(0, n) for d, n in plan["from"].items() if d in ds.dims})
+    validate_cube(ds, loc)
+    sizes = {d: int(ds.sizes[d]) for d in POINT_DIMS}
+    snapshot = read_snapshot(loc, sizes)
+    ds.attrs = read_store_attrs(loc)  # after the status: notes of every point done in it
+    ds.attrs.pop(EXTENDING_ATTR, None)
     if verify:
-        verify_store(store)
-    return ds
+        verify_snapshot(loc, snapshot)
+    return _as_of(ds, snapshot["status"])
 
 
-def open_cube(store: str | Path, *, verify: bool = True) -> xr.Dataset:
-    """The cube at `store` as a lazily loaded (dask-backed) Dataset sorted by energy and mass.
+def _as_of(ds: xr.Dataset, status: np.ndarray) -> xr.Dataset:
+    """`ds` with the snapshot's status, and the cells of points not done in it at their fill
+    values (a failed point's numbers are NaN anyway; its wall time is kept)."""
+    import xarray as xr
 
-    Raises StoreError if the path is not an mcpdask cube of this schema version, or (with
-    `verify`, the default) if any chunk fails to decode or a done point's data are inconsistent
-    (see `verify_store`; it reads the whole store once through zarr, about a second per 10^4
-    points). An extension cut short by a crash is finished first.
+    status_da = xr.DataArray(status, dims=POINT_DIMS, attrs=ds["status"].attrs)
+    missing = status_da == int(Status.MISSING)
+    unmeasured = missing | (status_da == int(Status.FAILED))
+    out = ds.copy()
+    for name, spec in DATA_VARS.items():
+        if name == "status":
+            continue
+        hide = missing if name == "wall_s" else unmeasured
+        var = ds[name]
+        out[name] = var.where(~hide, other=np.array(spec.fill, dtype=var.dtype))
+        out[name].attrs = var.attrs
+        out[name].encoding = var.encoding
+    out["status"] = status_da
+    out["status"].encoding = ds["status"].encoding
+    return out
+
+
+def _extension(loc: Location, locked: bool) -> dict | None:
+    """The plan of an extension still in the store after trying to finish it (None if done)."""
+    plan = read_store_attrs(loc).get(EXTENDING_ATTR)
+    if not plan:
+        return None
+    if loc.writable:
+        try:
+            finish_interrupted_extension(loc, locked=locked)
+        except StoreInUseError:
+            pass  # a live scan is extending it: read the cube as it was
+    return read_store_attrs(loc).get(EXTENDING_ATTR) or None
+
+
+def open_cube(store: str | Path | Location, *, verify: bool = True) -> xr.Dataset:
+    """The cube at `store` (a path or a URL: s3://, http(s)://) as a lazily loaded (dask-backed)
+    Dataset sorted by energy and mass, as of the moment it was opened (points a running scan
+    finishes later are not in it).
+
+    Raises StoreError if the path is not an mcpdask cube of a readable schema version, or (with
+    `verify`, the default) if any data file of a done point fails to decode or a done point's
+    data are inconsistent (see `verify_store`; it reads the whole store once through zarr,
+    about a second per 10^4 points). An extension cut short by a crash is finished first.
     """
     ds = open_raw(store, verify=verify)
     # the per-experiment coordinates are tiny: hold them in memory, keep the data lazy
@@ -177,17 +310,18 @@ def open_cube(store: str | Path, *, verify: bool = True) -> xr.Dataset:
     return ds
 
 
-def extend_cube(store: str | Path, spec: ScanSpec) -> dict[str, list]:
+def extend_cube(store: str | Path | Location, spec: ScanSpec) -> dict[str, list]:
     """Append the experiments, energies and masses of `spec` that the cube lacks (empty points).
 
     Returns what was added. The caller checks compatibility first and holds the store's lock.
     The plan (target sizes and new coordinate values) is recorded in the `extending` attribute
     before anything changes; `_roll_forward` then resizes every array and writes the new
-    coordinates (idempotent), and removes the attribute. A crash in between is finished by the
-    next open.
+    coordinates (idempotent), and finally rewrites the consolidated metadata and removes the
+    attribute in one write. A crash in between is finished by the next open.
     """
-    ds = open_raw(store, locked=True, verify=False)
-    check_compatible(ds, spec, store)
+    loc = location(store)
+    ds = open_raw(loc, locked=True, verify=False)
+    check_compatible(ds, spec, loc)
     new = missing_coordinates(ds, spec)
     sizes = {d: int(ds.sizes[d]) for d in POINT_DIMS}
     ds.close()
@@ -212,15 +346,16 @@ def extend_cube(store: str | Path, spec: ScanSpec) -> dict[str, list]:
         else {},
         "started": now(),
     }
-    update_attrs(store, {EXTENDING_ATTR: plan})
-    _roll_forward(store, plan)
+    update_attrs(loc, {EXTENDING_ATTR: plan})
+    _roll_forward(loc, plan)
     return added
 
 
-def _roll_forward(store: str | Path, plan: Mapping[str, Any]) -> None:
-    group = open_group(store, mode="r+")
+def _roll_forward(store: str | Path | Location, plan: Mapping[str, Any]) -> None:
+    loc = location(store)
+    group = open_group(loc, mode="r+")
     target = plan["to"]
-    for name in (*INDEX_COORDS, *EXPERIMENT_COORDS, *DATA_VARS):
+    for name in ARRAYS:
         arr = group[name]
         dims = getattr(arr.metadata, "dimension_names", None) or ()
         shape = tuple(target.get(d, n) for d, n in zip(dims, arr.shape, strict=True))
@@ -233,42 +368,48 @@ def _roll_forward(store: str | Path, plan: Mapping[str, Any]) -> None:
     for name, values in plan["experiment"].items():
         arr = group[name]
         group[name][start:] = np.asarray(values, dtype=arr.dtype if arr.dtype.kind == "f" else str)
-    update_attrs(store, remove=(EXTENDING_ATTR,))
+    # the commit of the extension: fresh consolidated metadata, journal gone, in one write
+    update_attrs(loc, remove=(EXTENDING_ATTR,), consolidated=consolidated_metadata(loc))
 
 
-def finish_interrupted_extension(store: str | Path, *, locked: bool = False) -> bool:
+def finish_interrupted_extension(store: str | Path | Location, *, locked: bool = False) -> bool:
     """Finish an extension cut short by a crash (True if there was one). Takes the store's lock
-    unless the caller holds it; if a live scan holds it, waits a little for that scan to finish
-    its extension."""
+    unless the caller holds it; StoreInUseError if a live scan holds it (it is extending the
+    cube itself)."""
+    loc = location(store)
 
     def finish() -> bool:
-        plan = read_store_attrs(store).get(EXTENDING_ATTR)
+        plan = read_store_attrs(loc).get(EXTENDING_ATTR)
         if not plan:
             return False
         try:
-            _roll_forward(store, plan)
+            _roll_forward(loc, plan)
         except OSError as exc:
             raise StoreError(
-                f"{store}: an extension of the cube was interrupted and cannot be finished here "
+                f"{loc}: an extension of the cube was interrupted and cannot be finished here "
                 f"({exc}); rerun the scan with write access to the store"
             ) from None
         return True
 
     if locked:
         return finish()
-    with StoreLock(store, purpose="finish an interrupted extension", wait_s=10.0):
+    with StoreLock(loc, purpose="finish an interrupted extension"):
         return finish()
 
 
-def clean_leftovers(store: str | Path) -> int:
-    """Remove what killed writers leave behind: `*.partial` files inside the store and half-built
-    `.<name>.creating-*` siblings. Only for the lock holder. Returns the number removed."""
-    store = Path(store)
+def clean_leftovers(store: str | Path | Location) -> int:
+    """Remove what killed writers leave behind: `*.partial` files inside a local store and
+    half-built `.<name>.creating-*` siblings (an object store has no partial objects). Only for
+    the lock holder. Returns the number removed."""
+    loc = location(store)
+    if loc.path is None:
+        return 0
+    path = loc.path
     n = 0
-    for partial in store.rglob("*.partial") if store.is_dir() else ():
+    for partial in path.rglob("*.partial") if path.is_dir() else ():
         partial.unlink(missing_ok=True)
         n += 1
-    for building in store.parent.glob(f".{store.name}.creating-*"):
+    for building in path.parent.glob(f".{path.name}.creating-*"):
         shutil.rmtree(building, ignore_errors=True)
         n += 1
     return n
@@ -276,17 +417,19 @@ def clean_leftovers(store: str | Path) -> int:
 
 class PointWriter:
     """Writes finished points into their chunks of an existing cube: data first, the point's note
-    (reason) next, status last, each one atomic file. A point counts only once its status landed,
-    so a kill at any moment leaves every point either done with all its data, or missing."""
+    (reason) next, status last, each one atomic and durable write (of the point's shard of each
+    variable). A point counts only once its status landed, so a kill or a power cut at any moment
+    leaves every point either done with all its data, or missing."""
 
-    def __init__(self, store: str | Path):
-        self.store = Path(store)
-        self.group = open_group(store, mode="r+")
+    def __init__(self, store: str | Path | Location):
+        self.location = location(store)
+        self.store = self.location.path if self.location.path is not None else self.location
+        self.group = open_group(self.location, mode="r+")
         self.arrays = {name: self.group[name] for name in DATA_VARS}
         self.experiments = [str(v) for v in self.group["experiment"][:]]
         self.energies = np.asarray(self.group["energy"][:], dtype=float)
         self.masses = np.asarray(self.group["mass"][:], dtype=float)
-        self._noted = set(self.group.attrs.get("point_notes", {}))
+        self._noted = set(read_store_attrs(self.location).get("point_notes", {}))
 
     def index(self, experiment: str, energy: float, mass: float) -> tuple[int, int, int]:
         """Store position of a point (StoreError if the cube lacks it)."""
@@ -312,11 +455,11 @@ class PointWriter:
             self.arrays[name][where] = values[name]
         key = point_key(experiment, energy, mass)
         if result.reason or key in self._noted:  # a recomputed point drops its old note
-            notes = dict(read_store_attrs(self.store).get("point_notes", {}))
+            notes = dict(read_store_attrs(self.location).get("point_notes", {}))
             if result.reason:
                 notes[key] = str(result.reason)
             else:
                 notes.pop(key, None)
-            update_attrs(self.store, {"point_notes": notes})
+            update_attrs(self.location, {"point_notes": notes})
             self._noted = set(notes)
         self.arrays["status"][idx] = values["status"]

@@ -75,7 +75,7 @@ def default_store(spec: ScanSpec) -> Path:
 
 def scan(
     config: str | Path | ScanSpec,
-    store: str | Path | None = None,
+    store: str | Path | cube.storage.Location | None = None,
     client: Client | None = None,
     *,
     run_on: RunOn | None = None,
@@ -98,9 +98,13 @@ def scan(
     if store is None:
         store = default_store(spec)
         store.parent.mkdir(parents=True, exist_ok=True)
-    store = Path(store)
-    if not store.parent.exists():
-        raise StoreError(f"{store}: parent directory {store.parent} does not exist")
+    where = cube.storage.location(store)  # a path, or a URL (s3://; http(s):// is read-only)
+    if where.path is None:
+        store = where
+    else:
+        store = where.path
+        if not store.parent.exists():
+            raise StoreError(f"{store}: parent directory {store.parent} does not exist")
     with cube.StoreLock(store, purpose=f"scan {spec.name}") as lock:
         if lock.stale_holder:
             log.info(
