@@ -2,7 +2,6 @@
 
 import argparse
 import sys
-from pathlib import Path
 
 from mcpdask.views.tables import FORMATS
 
@@ -15,7 +14,7 @@ def register(subparsers) -> None:
         "or JSON (provenance, experiments, counts and every grid cell) or CSV (one row per grid "
         "cell, provenance in '#' lines).",
     )
-    p.add_argument("store", type=Path, help="the cube's Zarr store")
+    p.add_argument("store", help="the cube's Zarr store: a path, or a URL (s3://, http(s)://)")
     p.add_argument("--format", default="table", choices=FORMATS, help="output format")
     p.set_defaults(func=run)
     return p

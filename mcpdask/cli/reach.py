@@ -38,7 +38,7 @@ def register(subparsers):
     )
     parser.add_argument("--format", default="table", choices=FORMATS, help="output format")
     parser.add_argument(
-        "--store", type=Path, metavar="PATH",
+        "--store", metavar="PATH",
         help="with a config: the cube to scan into (default ./mcpdask-store/<scan name>.zarr)",
     )  # fmt: skip
     parser.add_argument(
@@ -56,10 +56,10 @@ def resolve_target(target: str, store: Path | None):
     from mcpdask.scanning import default_store
 
     path = Path(target)
-    if path.is_dir():
+    if "://" in target or path.is_dir():  # a URL (s3://, http(s)://) names a stored cube
         if store is not None:
             raise McpdaskError(f"--store applies to a scan config; {target} is already a store")
-        return path, None
+        return (target if "://" in target else path), None
     if path.suffix in (".yaml", ".yml") or path.is_file():
         spec = load_scan(path)
     else:

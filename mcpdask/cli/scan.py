@@ -20,9 +20,10 @@ def register(subparsers):
     p.add_argument("config", type=Path, help="scan YAML, e.g. configs/quick.yaml")
     p.add_argument(
         "--store",
-        type=Path,
+        type=str,
         default=None,
-        help="Zarr store of the cube (default: ./mcpdask-store/<scan name>.zarr)",
+        help="Zarr store of the cube, a path or an s3:// URL "
+        "(default: ./mcpdask-store/<scan name>.zarr)",
     )
     where = p.add_mutually_exclusive_group()
     where.add_argument(
