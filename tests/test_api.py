@@ -28,7 +28,7 @@ PUBLIC = {
         "connect", "get_profile", "job_script", "load_profiles",
     ],
     "mcpdask.limits": [
-        "CHANNEL_BREM", "CHANNEL_COMBINED", "CHANNEL_MESON", "Exposure", "ReachWindow",
+        "CHANNEL_BREM", "CHANNEL_COMBINED", "CHANNEL_MESON", "Exposure", "ReachWindow", "RecoilWindow",
         "Statistics", "eps_limits", "integrate_x", "limits_dataset", "masked_points",
         "poisson_upper_limit", "reach_window", "signal_yield",
     ],

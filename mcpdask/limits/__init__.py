@@ -2,7 +2,7 @@
 
 poisson (upper limits, `Statistics`), xbins (the integral over x bins), selection (`Exposure`:
 experiments, energies and overrides), masking (which points are used), channels (brem, mesons,
-combined), targets (thin and shower targets, meson yields from photoproduction), inelastic (where
+combined), recoil (cuts on the recoil lepton's p_T and angle), targets (thin and shower targets, meson yields from photoproduction), inelastic (where
 elastic-only misses), yields (signal yields), eps (epsilon limits), reach (mass windows beyond
 existing bounds). Nothing here integrates: every result is an xarray expression over the
 cube's stored dsigma/dx bins, computed only where a caller asks for numbers.
@@ -13,6 +13,7 @@ from mcpdask.limits.eps import eps_limits, limits_dataset
 from mcpdask.limits.masking import masked_points
 from mcpdask.limits.poisson import Statistics, poisson_upper_limit
 from mcpdask.limits.reach import ReachWindow, reach_window
+from mcpdask.limits.recoil import RecoilWindow
 from mcpdask.limits.selection import Exposure
 from mcpdask.limits.xbins import integrate_x
 from mcpdask.limits.yields import signal_yield
@@ -23,6 +24,7 @@ __all__ = [
     "CHANNEL_MESON",
     "Exposure",
     "ReachWindow",
+    "RecoilWindow",
     "Statistics",
     "eps_limits",
     "integrate_x",

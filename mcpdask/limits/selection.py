@@ -11,6 +11,7 @@ import numpy as np
 import xarray as xr
 
 from mcpdask.errors import PhysicsInputError, StoreError
+from mcpdask.limits.recoil import RecoilWindow
 from mcpdask.limits.xbins import check_cut
 
 __all__ = ["Exposure", "along", "check_cube", "experiment_names", "resolve_exposure", "select"]
@@ -30,7 +31,8 @@ class Exposure:
     Each is a scalar (all selected experiments), a mapping {experiment: value}, a 1-D sequence (a
     new dimension: "exposure", "x_cut", "x_cut_max", "thickness", "efficiency") or a DataArray
     (broadcast lazily). The target thickness is given in cm or in radiation lengths of each
-    experiment's own target (`thickness_x0`), not both.
+    experiment's own target (`thickness_x0`), not both. `recoil`: a cut on the recoil lepton's
+    p_T or angle (mcpdask.limits.recoil.RecoilWindow; needs a cube with recoil bins).
     """
 
     leptons_on_target: Any = None
@@ -39,6 +41,7 @@ class Exposure:
     thickness_cm: Any = None
     thickness_x0: Any = None
     efficiency: Any = None
+    recoil: RecoilWindow | None = None
 
     def __post_init__(self):
         if self.thickness_cm is not None and self.thickness_x0 is not None:

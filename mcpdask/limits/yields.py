@@ -20,6 +20,8 @@ threshold).
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import xarray as xr
 
@@ -35,6 +37,7 @@ from mcpdask.limits.channels import (
 )
 from mcpdask.limits.inelastic import warn_inelastic
 from mcpdask.limits.masking import masked_points, precision_tolerance_of, usable_points, warn_masked
+from mcpdask.limits.recoil import windowed_spectrum
 from mcpdask.limits.selection import (
     Exposure,
     along,
@@ -104,8 +107,13 @@ def signal_yield(
     need_brem = any(c in (CHANNEL_BREM, CHANNEL_COMBINED) for c in chans)
     if need_brem:
         below_pair = xr.DataArray(edges[1:], dims="x") * sub["energy"] <= 2.0 * mass
-        f = xr.where(below_pair, 0.0, sub["dsigma_dx"])
-        f_err = xr.where(below_pair, 0.0, sub["dsigma_dx_err"])
+        window = exposure.recoil
+        if window is not None and not window.is_open:
+            spectrum, spectrum_err = windowed_spectrum(sub, sub["energy"], window)
+        else:
+            spectrum, spectrum_err = sub["dsigma_dx"], sub["dsigma_dx_err"]
+        f = xr.where(below_pair, 0.0, spectrum)
+        f_err = xr.where(below_pair, 0.0, spectrum_err)
         integral, integral_err = integrate_x(f, f_err, edges, setting["x_min"], setting["x_max"])
         if integral.chunks is not None:  # one number per cube chunk: gather them into one block
             integral = integral.chunk(dict.fromkeys(integral.dims, -1))
@@ -114,6 +122,13 @@ def signal_yield(
         n_brem_err = xr.where(closed, 0.0, xr.where(ok, factor * integral_err, np.nan))
         for name in names:
             if recorded_definition(cube, name).get("target_model") == "shower":
+                if window is not None and not window.is_open:
+                    warnings.warn(f"{name}: a recoil cut is not defined for a shower target (the "
+                                  "recoil of every shower e+-); its limits are NaN", UserWarning,
+                                  stacklevel=3)  # fmt: skip
+                    n_brem = xr.where(n_brem["experiment"] == name, np.nan, n_brem)
+                    n_brem_err = xr.where(n_brem_err["experiment"] == name, np.nan, n_brem_err)
+                    continue
                 shower, shower_err = shower_brem(cube, name, sub, setting, edges, points,
                                                   precision_tolerance)  # fmt: skip
                 is_this = n_brem["experiment"] == name
