@@ -364,6 +364,25 @@ class _XBins(_Strict):
         return self
 
 
+class _RecoilBins(_Strict):
+    """Log-spaced bins in the recoil lepton's p_T (GeV) from pt_min to pt_max, plus [0, pt_min)
+    and an overflow bin [pt_max, inf): the same vegas run fills them (etl, etl-direct)."""
+
+    pt_min_gev: float = Field(gt=0)
+    pt_max_gev: float = Field(gt=0)
+    num_bins: int = Field(ge=1, le=200)
+
+    @model_validator(mode="after")
+    def _order(self):
+        if not self.pt_min_gev < self.pt_max_gev:
+            raise ValueError(f"pt_min_gev ({self.pt_min_gev}) must be below pt_max_gev")
+        return self
+
+    def edges(self) -> np.ndarray:
+        inner = np.geomspace(self.pt_min_gev, self.pt_max_gev, self.num_bins + 1)
+        return np.concatenate([[0.0], inner, [np.inf]])
+
+
 class PhysicsOptions(_Strict):
     """Options that change what is computed; a cube is made under exactly one set of them
     (the list of them: `PhysicsOptions.model_fields`)."""
@@ -405,6 +424,7 @@ class _ScanConfig(_Strict):
     masses_gev: list[float] | None = None
     mass_grid: _MassGrid | None = None
     x_bins: _XBins
+    recoil_bins: _RecoilBins | None = None
     physics: PhysicsOptions = PhysicsOptions()
     vegas: _VegasConfig = _VegasConfig()
     seed: int = Field(ge=0, lt=2**63)
@@ -425,6 +445,15 @@ class _ScanConfig(_Strict):
             if any(not m > 0 for m in value):
                 raise ValueError("masses must be > 0")
         return value
+
+    @model_validator(mode="after")
+    def _recoil_bins_need_an_exact_method(self):
+        if self.recoil_bins is not None and self.physics.method not in ("etl", "etl-direct"):
+            raise ValueError(
+                f"recoil_bins need method etl or etl-direct ({self.physics.method} integrates the "
+                "recoil angle analytically)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _one_mass_grid(self):
@@ -468,6 +497,8 @@ class ScanSpec:
     source: str = ""
     description: str = ""
     raw: dict = field(default_factory=dict, repr=False, compare=False)
+    pt_edges: np.ndarray | None = None
+    """Recoil-lepton p_T bin edges (GeV, 0 .. inf) when the scan fills recoil bins."""
 
     def points(self) -> list[tuple[str, float, float]]:
         """All (experiment name, energy in GeV, mass in GeV) points of the scan, in order."""
@@ -549,6 +580,7 @@ def load_scan(path: str | Path) -> ScanSpec:
         energies_gev=energies,
         masses_gev=masses,
         x_edges=x_edges,
+        pt_edges=None if cfg.recoil_bins is None else cfg.recoil_bins.edges(),
         physics=cfg.physics,
         vegas=cfg.vegas.settings(),
         seed=cfg.seed,
