@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from mcpdask.errors import McpdaskError, PhysicsInputError
+from mcpdask.errors import InelasticOmittedWarning, McpdaskError, PhysicsInputError
 from mcpdask.limits import Exposure, Statistics, limits_dataset
 from mcpdask.references import ReferenceCurve
 from mcpdask.views.browser import (
@@ -362,10 +362,14 @@ def _figure_reach(cube, overlays, exposure, statistics, *, experiment, energy, c
     require_variables(cube, _NEEDS["reach"], "figure (c) reach")
     statistics = statistics or Statistics()
     names = _names(cube, experiment)
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore", RuntimeWarning)
+    with warnings.catch_warnings(record=True) as caught, np.errstate(all="ignore"):
+        warnings.simplefilter("always")
         ds = limits_dataset(cube, exposure, statistics, experiment=names, energy=energy,
                             channels="all", precision_tolerance=precision_tolerance).compute()  # fmt: skip
+    elastic_only = sorted({
+        n for w in caught if issubclass(w.category, InelasticOmittedWarning)
+        for n in names if f"for {n} " in str(w.message) or f"; {n} " in str(w.message)
+    })  # fmt: skip
     lim = ds["eps_limit"]
     extra = [d for d in lim.dims if d not in ("experiment", "mass", "channel")]
     if extra:
@@ -433,6 +437,11 @@ def _figure_reach(cube, overlays, exposure, statistics, *, experiment, energy, c
                               linewidth=1.3, zorder=5)  # fmt: skip
             drawn.append(part)
             used_components.add(chan)
+        masked = ~np.asarray(ds["usable"].sel(experiment=name).values, bool).reshape(-1)
+        if masked.any():  # points the derivation could not use: marked, not silently skipped
+            ax.plot(mass[masked], np.full(masked.sum(), y_lo * 1.4), "x", color=color,
+                    markersize=6, markeredgewidth=1.5, zorder=6, clip_on=False)  # fmt: skip
+            used_components.add("masked")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlim(x_lo, x_hi)
@@ -452,6 +461,9 @@ def _figure_reach(cube, overlays, exposure, statistics, *, experiment, energy, c
                 style, text = _COMPONENT_STYLE[chan]
                 style_handles.append(Line2D([], [], color="0.25", linestyle=style, linewidth=1.3,
                                             label=f"{text} alone"))  # fmt: skip
+    if "masked" in used_components:
+        style_handles.append(Line2D([], [], color="0.25", linestyle="none", marker="x",
+                                    label="masked point (failed or missing)"))  # fmt: skip
     if overlays:
         style_handles.append(Patch(facecolor=BOUND_FILL, edgecolor=BOUND_EDGE, linewidth=0.7,
                                    label="existing bounds"))  # fmt: skip
@@ -463,6 +475,10 @@ def _figure_reach(cube, overlays, exposure, statistics, *, experiment, energy, c
     if style_handles:
         fig.legend(handles=style_handles, loc="upper right",
                    bbox_to_anchor=(box.x1, box.y0 - 0.11), **legend)  # fmt: skip
+    if elastic_only:
+        shown = ", ".join(display_name(n) for n in elastic_only)
+        fig.text(box.x0, box.y1 + 0.012, f"elastic form factor only: the incoherent term would "
+                 f"add > 5% for {shown}", fontsize=6.5, color="0.35", va="bottom")  # fmt: skip
     _place_labels(fig, ax, overlays, (x_lo, x_hi), (y_lo, y_hi), drawn)
     return fig
 

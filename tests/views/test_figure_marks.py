@@ -1,0 +1,33 @@
+"""The reach figure marks what the limits could not use and says where elastic-only falls short."""
+
+import numpy as np
+import pytest
+
+import mcpdask
+
+pytest.importorskip("matplotlib")
+
+
+def test_masked_points_are_marked_and_the_elastic_only_note_is_shown(quick_cube_store, tmp_path):
+    import shutil
+
+    import zarr
+
+    from mcpdask.cube import Status
+    from mcpdask.views.figures import figure_reach
+
+    store = tmp_path / "q.zarr"
+    shutil.copytree(quick_cube_store, store)
+    status = zarr.open_group(store, mode="r+")["status"]
+    cube = mcpdask.open_cube(store, verify=False)
+    ie = list(cube["experiment"].values).index("ldmx")
+    ien = list(cube["energy"].values).index(8.0)
+    status[ie, ien, 0] = int(Status.MISSING)  # the lightest LDMX point, not computed
+    fig = figure_reach(mcpdask.open_cube(store))
+    ax = fig.axes[0]
+    marks = [ln for ln in ax.lines if ln.get_marker() == "x"]
+    assert len(marks) == 1 and np.isclose(marks[0].get_xdata()[0], cube["mass"].values[0])
+    texts = " ".join(t.get_text() for t in fig.texts)
+    assert "elastic form factor only" in texts and "LDMX" in texts
+    legend_texts = " ".join(t.get_text() for leg in fig.legends for t in leg.get_texts())
+    assert "masked point" in legend_texts
