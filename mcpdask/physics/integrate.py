@@ -51,6 +51,13 @@ class VegasSettings:
     warmup_iterations: int = 5
     min_iterations: int = 3
     alpha: float = 0.5
+    chain_length: int = 1
+    """Warm starts: a scan computes each (experiment, energy)'s masses in ascending order in
+    chains of this many points; a point of a chain starts from the grid its predecessor trained.
+    1 (the default, what every cube before warm starts did): every point starts from a uniform
+    grid."""
+    warm_warmup_iterations: int = 1
+    """Warm-up iterations of a point that starts from a trained grid (`warm_grid`)."""
 
 
 SMOOTH_VEGAS = VegasSettings(neval=2_000, warmup_iterations=4)
@@ -87,6 +94,9 @@ class CrossSectionResult:
     dsigma_dx_pt_pb: np.ndarray | None = field(default=None, repr=False)
     """dsigma/dx in each (x bin, p_T bin), pb: sums over p_T to dsigma_dx_pb."""
     dsigma_dx_pt_err_pb: np.ndarray | None = field(default=None, repr=False)
+    trained_grid: np.ndarray | None = field(default=None, repr=False)
+    """vegas' grid after the warm-up (ndim x (ninc + 1) increment edges in the unit cube): a
+    neighbouring point's `warm_grid`. Not part of `to_dict`."""
 
     @property
     def converged(self) -> bool:
@@ -108,6 +118,7 @@ class CrossSectionResult:
 
     def to_dict(self) -> dict:
         out = asdict(self)
+        out.pop("trained_grid")
         for key in ("x_edges", "dsigma_dx_pb", "dsigma_dx_err_pb", "pt_edges", "dsigma_dx_pt_pb",
                     "dsigma_dx_pt_err_pb"):  # fmt: skip
             if out[key] is not None:
@@ -267,6 +278,7 @@ def cross_section(
     vegas_settings: VegasSettings | None = None,
     ww_convention: str = "literature",
     pt_edges=None,
+    warm_grid=None,
 ) -> CrossSectionResult:
     """sigma(x_min < x < x_max) and dsigma/dx in the bins `x_edges` (default: 20 bins over
     [x_min, x_max]) in pb at eps = 1, for process 'mcp' (mass = m_chi) or 'vector' (mass = m_V,
@@ -276,6 +288,10 @@ def cross_section(
     (x < 1 - m_l/E0, t_max = m_V^2 + m_l^2, no angle cut). `pt_edges` (etl, etl-direct): bin
     edges in the recoil lepton's transverse momentum (GeV, from 0, the last may be inf); the same
     run then fills dsigma/dx per (x bin, p_T bin), whose sum over p_T is dsigma/dx.
+    `warm_grid` (warm start): a trained grid (the `trained_grid` of a neighbouring point with
+    the same method and process) to start vegas from, trained further by
+    `warm_warmup_iterations` instead of `warmup_iterations`; the result's `trained_grid` is
+    this point's.
 
     >>> r = cross_section("mu", "Pb", 160.0, 0.05, 0.5, precision=0.05, seed=1)
     >>> r.status, 5e5 < r.sigma_pb < 7e5  # pb: mu Pb -> mu Pb chi chibar, m_chi = 50 MeV, x > 0.5
@@ -335,8 +351,8 @@ def cross_section(
         return in_cut, [bin_index, both]
 
     binnings = [widths] if pts is None else [widths, np.repeat(widths, len(pts) - 1)]
-    mean, sdev, chi2_dof, q_value, n_eval, status = _run_vegas(
-        evaluate, components, 1 + ndim, binnings, settings, seed
+    mean, sdev, chi2_dof, q_value, n_eval, status, trained_grid = _run_vegas(
+        evaluate, components, 1 + ndim, binnings, settings, seed, warm_grid
     )
     outside = (edges[1:] <= x_lo) | (edges[:-1] >= x_hi)
     unreachable = np.concatenate(
@@ -357,7 +373,7 @@ def cross_section(
         x_edges=edges, dsigma_dx_pb=mean[1 : 1 + n_x], dsigma_dx_err_pb=sdev[1 : 1 + n_x],
         chi2_dof=chi2_dof, Q=q_value, n_eval=n_eval, wall_s=time.perf_counter() - start,
         status=status, ww_convention=ww_convention if method in ("ww", "iww") else None,
-        **recoil,
+        trained_grid=trained_grid, **recoil,
     )  # fmt: skip
 
 
@@ -422,18 +438,31 @@ def _binned_sums(value, hcube, n_hcube, bin_index, widths):
     return bin_sum / widths, np.maximum(bin_var, 0.0) / widths**2
 
 
-def _run_vegas(evaluate, components, ndim, widths, settings: VegasSettings, seed: int):
+def _run_vegas(
+    evaluate, components, ndim, widths, settings: VegasSettings, seed: int, warm_grid=None
+):
     """Train the vegas grid on the integral over the whole x domain (so every bin is sampled),
     then freeze it and average equal production iterations until the cut total reaches the
     precision or the evaluation budget is spent. Returns means and errors of [cut total, bins],
-    chi2/dof and Q of the cut total across iterations, evaluations and status."""
+    chi2/dof and Q of the cut total across iterations, evaluations, status and the trained grid.
+    `warm_grid`: start from this grid (warm start, `warm_warmup_iterations` of training) instead
+    of a uniform one."""
     rng = np.random.default_rng(seed)
+    if warm_grid is None:
+        domain, n_warmup = ndim * [[0.0, 1.0]], settings.warmup_iterations
+    else:
+        grid = np.asarray(warm_grid, dtype=float)
+        if grid.ndim != 2 or grid.shape[0] != ndim:
+            raise PhysicsInputError(
+                f"warm_grid has shape {grid.shape}: expected ({ndim}, ninc + 1) for this method"
+            )
+        domain, n_warmup = vegas.AdaptiveMap(grid), settings.warm_warmup_iterations
     integrator = vegas.Integrator(
-        ndim * [[0.0, 1.0]], ran_array_generator=rng.random, alpha=settings.alpha, nhcube_batch=5000
+        domain, ran_array_generator=rng.random, alpha=settings.alpha, nhcube_batch=5000
     )
     whole_domain = vegas.lbatchintegrand(lambda u: evaluate(u)[1])
     n_eval = 0
-    for _ in range(settings.warmup_iterations):
+    for _ in range(n_warmup):
         integrator(whole_domain, nitn=1, neval=settings.neval)
         n_eval += integrator.last_neval
     means, variances = [], []
@@ -465,7 +494,8 @@ def _run_vegas(evaluate, components, ndim, widths, settings: VegasSettings, seed
     dof = n_itn - 1
     chi2_dof = chi2 / dof if dof > 0 else 0.0
     q_value = float(chdtrc(dof, chi2)) if dof > 0 else 1.0  # P(chi2_dof >= observed)
-    return mean, sdev, chi2_dof, q_value, n_eval, status
+    trained_grid = np.array(integrator.map.grid, dtype=float)
+    return mean, sdev, chi2_dof, q_value, n_eval, status, trained_grid
 
 
 def vector_cross_section(

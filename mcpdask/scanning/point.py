@@ -26,7 +26,14 @@ from mcpdask.physics.constants import lepton_mass
 from mcpdask.physics.integrate import VegasSettings
 from mcpdask.physics.materials import Material
 
-__all__ = ["PointTask", "compute_point", "keep_freed_memory_for_reuse", "make_task", "point_seed"]
+__all__ = [
+    "PointTask",
+    "WarmStart",
+    "compute_point",
+    "keep_freed_memory_for_reuse",
+    "make_task",
+    "point_seed",
+]
 
 
 def point_seed(scan_seed: int, experiment: str, energy_gev: float, mass_gev: float) -> int:
@@ -107,8 +114,17 @@ def keep_freed_memory_for_reuse() -> None:
         pass
 
 
-def compute_point(task: PointTask) -> PointResult:
-    """Integrate one point with the physics core; never raises (a failure is a failed point)."""
+@dataclass
+class WarmStart:
+    """The vegas grid one point of a warm-start chain hands to the next (None: start cold)."""
+
+    grid: np.ndarray | None = None
+
+
+def compute_point(task: PointTask, warm: WarmStart | None = None) -> PointResult:
+    """Integrate one point with the physics core; never raises (a failure is a failed point).
+    With `warm`, vegas starts from `warm.grid` (if any) and leaves this point's trained grid
+    there for the next point of the chain (a failed or below-threshold point leaves it as is)."""
     start = time.perf_counter()
     try:
         from mcpdask.physics.integrate import cross_section
@@ -131,7 +147,10 @@ def compute_point(task: PointTask) -> PointResult:
             seed=task.seed,
             inelastic=task.physics.inelastic,
             ww_convention=task.physics.ww_convention,
+            warm_grid=None if warm is None else warm.grid,
         )
+        if warm is not None and res.trained_grid is not None:
+            warm.grid = res.trained_grid
         return PointResult.from_physics(res, task.nbins)
     except Exception as exc:  # noqa: BLE001 - a failed point is recorded, the scan goes on
         tb = traceback.extract_tb(exc.__traceback__)

@@ -27,6 +27,7 @@ from mcpdask.scanning.point import (
     keep_freed_memory_for_reuse,
     make_task,
 )
+from mcpdask.scanning.tasks import Chain, Lost, make_chains, plan_tasks, run_task, task_key
 
 if TYPE_CHECKING:  # pragma: no cover
     from distributed import Client
@@ -213,7 +214,8 @@ class _Scan:
         )
         start = time.perf_counter()
         try:
-            _run(client, todo, writer, report, self.point_function, self.progress, self.spec.name)
+            _run(client, todo, writer, report, self.point_function, self.progress,
+                 self.spec.name, self.spec)  # fmt: skip
         finally:
             report.wall_s = time.perf_counter() - start
         return report
@@ -230,39 +232,137 @@ def _tasks(spec: ScanSpec) -> list[PointTask]:
     ]
 
 
-def _run(client, todo, writer, report, point_function, progress, name) -> None:
+TARGET_TASK_S = 1.0
+"""Seconds of computing a task aims at (several points per task when points are cheap)."""
+MIN_TASK_S = 0.05
+"""No planned task shorter than this (estimated), even in the tail of a scan."""
+FLUSH_POINTS, FLUSH_S = 256, 1.0
+"""Finished points are written together once this many wait, or the oldest waited this long;
+a kill loses at most the points finished in the last FLUSH_S (as if still in flight)."""
+
+
+def _run(client, todo, writer, report, point_function, progress, name, spec=None) -> None:
+    """Compute the points `todo` as tasks of whole chains and write them in batches.
+
+    A first wave of one-chain tasks (two per worker thread) measures the time per point; then the
+    other chains are grouped into tasks of about TARGET_TASK_S (plan_tasks) and all submitted, so
+    an adaptive cluster sees the whole scan. Results are written in batches (FLUSH_POINTS,
+    FLUSH_S) through the cube's writer, each point committed by it (data, note, status).
+    """
     from distributed import as_completed
     from tqdm.auto import tqdm
 
+    wanted = {t.point for t in todo}
+    chains = make_chains(spec) if spec is not None else [Chain((t,), False) for t in todo]
+    work = [(c, frozenset(p for p in c.points if p in wanted)) for c in chains]
+    work = [(c, w) for c, w in work if w]
+    n_threads = _n_threads(client)
+    wave, rest = work[: 2 * n_threads], work[2 * n_threads :]
     futures = {}
-    for task in todo:
-        fut = client.submit(point_function, task, key=task.key, pure=False, retries=0)
-        futures[fut] = task
-    bar = tqdm(total=len(futures), desc=f"scan {name}", unit="pt", disable=not progress,
+
+    def submit(tasks):
+        new = []
+        for task_work in tasks:
+            fut = client.submit(run_task, point_function, task_work, key=task_key(task_work),
+                                pure=False, retries=0)  # fmt: skip
+            futures[fut] = task_work
+            new.append(fut)
+        return new
+
+    pending = as_completed(submit([[w] for w in wave]), loop=client.loop)
+    per_point, n_wave_done = [], 0
+    buffer, oldest = [], None
+    bar = tqdm(total=len(wanted), desc=f"scan {name}", unit="pt", disable=not progress,
                smoothing=0.1, dynamic_ncols=True)  # fmt: skip
+
+    def flush():
+        nonlocal buffer, oldest
+        if buffer:
+            _write_batch(writer, buffer)
+            for _point, result in buffer:
+                report.n_written += 1
+                report.statuses[result.status.label] += 1
+            bar.update(len(buffer))
+        buffer, oldest = [], None
+
     try:
-        for fut in as_completed(futures, loop=client.loop):  # client need not be the default
-            task = futures.pop(fut)
+        for fut in pending:
+            task_work = futures.pop(fut)
             try:
-                result = fut.result()
-            except Exception as exc:  # noqa: BLE001 - worker died or cancelled: point stays missing
-                report.n_lost += 1
-                report.lost.append((task.point, f"{type(exc).__name__}: {exc}"))
-                bar.update(1)
-                continue
+                out = fut.result()
+            except Exception as exc:  # noqa: BLE001 - worker died or cancelled: points stay missing
+                message = f"{type(exc).__name__}: {exc}"
+                for _chain, points in task_work:
+                    report.n_lost += len(points)
+                    report.lost.extend((p, message) for p in sorted(points))
+                bar.update(sum(len(p) for _c, p in task_work))
+                out = None
             finally:
                 fut.release()
-            result = PointResult.coerce(result, task.nbins)
-            writer.write(*task.point, result)
-            report.n_written += 1
-            report.statuses[result.status.label] += 1
-            bar.update(1)
-    except BaseException:
+            if out is not None:
+                for point, result in out.results:
+                    if isinstance(result, Lost):
+                        report.n_lost += 1
+                        report.lost.append((point, result.reason))
+                        bar.update(1)
+                        continue
+                    buffer.append(
+                        (
+                            point,
+                            PointResult.coerce(result, len(_task_of(task_work, point).x_edges) - 1),
+                        )
+                    )
+                    oldest = oldest or time.monotonic()
+                if out.n_computed:
+                    per_point.append(out.compute_s / out.n_computed)
+            if rest is not None:
+                n_wave_done += 1
+                if n_wave_done >= min(len(wave), max(1, n_threads)):
+                    point_s = max(
+                        sorted(per_point)[len(per_point) // 2] if per_point else 0.0, 1e-3
+                    )
+                    planned = plan_tasks(rest, point_s, _n_threads(client), TARGET_TASK_S,
+                                         min_s=MIN_TASK_S)  # fmt: skip
+                    pending.update(submit(planned))
+                    rest = None
+            if len(buffer) >= FLUSH_POINTS or (oldest and time.monotonic() - oldest >= FLUSH_S):
+                flush()
+        flush()
+    except BaseException as exc:
         for fut in futures:
             fut.cancel()
+        if isinstance(exc, KeyboardInterrupt):
+            flush()  # the finished points are worth keeping
         raise
     finally:
         bar.close()
+
+
+def _task_of(task_work, point) -> PointTask:
+    for chain, _wanted in task_work:
+        for task in chain.tasks:
+            if task.point == point:
+                return task
+    raise KeyError(point)
+
+
+def _n_threads(client) -> int:
+    """Worker threads of the cluster now (at least 1: an adaptive cluster may have none yet)."""
+    try:
+        return max(1, sum(client.nthreads().values()))
+    except Exception:  # noqa: BLE001 - a scheduler that does not answer: plan for one
+        return 1
+
+
+def _write_batch(writer: cube.PointWriter, batch: list) -> None:
+    """Write finished points together: with the writer's own batch write when it has one, else
+    point by point; either way each point's status lands after its data (the writer's commit)."""
+    write_batch = getattr(writer, "write_batch", None)
+    if write_batch is not None:
+        write_batch([(*point, result) for point, result in batch])
+        return
+    for point, result in batch:
+        writer.write(*point, result)
 
 
 def _fmt(value: Any) -> str:
