@@ -412,6 +412,8 @@ class _VegasConfig(_Strict):
     warmup_iterations: int = Field(default=VegasSettings.warmup_iterations, ge=0)
     min_iterations: int = Field(default=VegasSettings.min_iterations, ge=1)
     alpha: float = Field(default=VegasSettings.alpha, ge=0, le=2)
+    chain_length: int = Field(default=VegasSettings.chain_length, ge=1)
+    warm_warmup_iterations: int = Field(default=VegasSettings.warm_warmup_iterations, ge=0)
 
     def settings(self) -> VegasSettings:
         return VegasSettings(**self.model_dump())
