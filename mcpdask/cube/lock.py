@@ -198,7 +198,8 @@ class ObjectLock:
                                   **condition)  # fmt: skip
         except Exception as exc:  # noqa: BLE001 - botocore wraps the 412 in several ways
             text = f"{exc!r} {exc}"
-            if any(w in text for w in ("PreconditionFailed", "412", "ConditionalRequestConflict")):
+            conflict = ("PreconditionFailed", "412", "ConditionalRequestConflict", "pre-condition")
+            if isinstance(exc, FileExistsError) or any(w in text for w in conflict):
                 return None
             raise StoreError(
                 f"{self.store}: cannot write the lock object {self.key} "

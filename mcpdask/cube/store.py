@@ -87,6 +87,8 @@ __all__ = [
 
 ARRAYS = (*INDEX_COORDS, *EXPERIMENT_COORDS, *DATA_VARS)
 """Every array of a cube (coordinates first)."""
+DASK_CHUNKS = {"experiment": -1, "energy": -1, "mass": -1, "x": -1, "x_edge": -1}
+"""Dask chunks of an opened cube: one per variable (not one task per stored point)."""
 
 
 def _experiment_coords(experiments: Sequence[Experiment]) -> dict[str, tuple]:
@@ -239,8 +241,9 @@ def open_raw(
     try:
         with quiet_leftovers():
             ds = xr.open_zarr(
-                loc.zarr_store(read_only=True), consolidated=consolidated, zarr_format=3
-            )
+                loc.zarr_store(read_only=True), consolidated=consolidated, zarr_format=3,
+                chunks=DASK_CHUNKS,
+            )  # fmt: skip
     except Exception as exc:  # noqa: BLE001 - any reader failure means a broken store
         raise StoreError(f"{loc}: cannot be read as an xarray Dataset: {exc}") from None
     if plan:
