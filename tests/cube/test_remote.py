@@ -1,0 +1,273 @@
+"""Cubes over HTTP (read-only, a real http.server on 127.0.0.1) and on S3 (read-write, moto's
+standalone server on 127.0.0.1, as s3fs's own tests do): round trips, the S3 lock, and a kill
+mid-scan on S3 that loses only the points in flight."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import http.server
+import io
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from contextlib import redirect_stdout
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import mcpdask
+from mcpdask import cube
+from mcpdask.cli import main
+from mcpdask.errors import StoreError
+from mcpdask.experiments import CONFIG_DIR
+
+pytest.importorskip("s3fs")
+pytest.importorskip("moto.server")
+pytest.importorskip("aiohttp")
+
+pytestmark = pytest.mark.timeout(300)
+
+QUICK = CONFIG_DIR / "quick.yaml"
+NUMBERS = ("dsigma_dx", "dsigma_dx_err", "sigma", "sigma_err", "chi2_dof", "Q", "n_eval", "status")
+HERE = Path(__file__).parent
+
+MANY = """\
+name: many
+experiments: [na64mu, ldmx]
+mass_grid: {min_gev: 0.002, max_gev: 5.0, num: 30}
+x_bins: {min: 0.0, max: 1.0, num_bins: 20}
+vegas: {precision: 0.05, max_evals: 400000}
+seed: 11
+"""
+
+
+def paced_point(task):
+    """Seeded numbers after 0.15 s (a machinery-only point function, importable by a driver)."""
+    from mcpdask.cube import PointResult, Status
+
+    time.sleep(0.15)
+    n = len(task.x_edges) - 1
+    rng = np.random.default_rng(task.seed)
+    v = float(rng.random()) + 0.1
+    return PointResult(rng.random(n) + 0.1, np.full(n, 0.01), v, 0.01, 1.0, 0.5, 10, 0.0,
+                       Status.CONVERGED)  # fmt: skip
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def http_root(tmp_path_factory):
+    """(directory served, base URL) of a real HTTP server on 127.0.0.1."""
+    root = tmp_path_factory.mktemp("www")
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(root))
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def s3(tmp_path_factory):
+    """A bucket on moto's standalone S3 server: (s3:// URL of the bucket, env for subprocesses)."""
+    import fsspec
+
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            break
+        time.sleep(0.1)
+    conf = {"endpoint_url": endpoint, "key": "testing", "secret": "testing"}
+    env = {
+        "FSSPEC_S3_ENDPOINT_URL": endpoint,
+        "FSSPEC_S3_KEY": "testing",
+        "FSSPEC_S3_SECRET": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "MCPDASK_LOCK_LEASE_S": "20",
+    }
+    saved = fsspec.config.conf.get("s3")
+    fsspec.config.conf["s3"] = conf
+    old_env = {k: os.environ.get(k) for k in ("AWS_DEFAULT_REGION",)}
+    os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
+    fs = fsspec.filesystem("s3", skip_instance_cache=True)
+    fs.mkdir("cubes")
+    try:
+        yield "s3://cubes", env
+    finally:
+        if saved is None:
+            fsspec.config.conf.pop("s3", None)
+        else:
+            fsspec.config.conf["s3"] = saved
+        for k, v in old_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def numbers(store):
+    ds = mcpdask.open_cube(store)
+    return {n: ds[n].values for n in NUMBERS} | {
+        "mass": ds.mass.values,
+        "energy": ds.energy.values,
+        "notes": ds.attrs["point_notes"],
+    }
+
+
+def assert_same(a, b):
+    for name in (*NUMBERS, "mass", "energy"):
+        assert np.array_equal(a[name], b[name], equal_nan=True), name
+    assert a["notes"] == b["notes"]
+
+
+def limits_json(store) -> dict:
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert main(["limits", str(store), "--format", "json"]) == 0
+    data = json.loads(out.getvalue())
+    for key in ("store", "created"):  # where the cube is, when it was made: not the numbers
+        data.get("assumptions", {}).pop(key, None)
+    return data
+
+
+def test_http_read_only_round_trip(quick_cube_store, http_root, capsys, tmp_path):
+    root, base = http_root
+    shutil.copytree(quick_cube_store, root / "quick.zarr")
+    url = f"{base}/quick.zarr"
+    assert_same(numbers(url), numbers(quick_cube_store))
+    assert limits_json(url) == limits_json(quick_cube_store)
+    with redirect_stdout(io.StringIO()) as out:
+        assert main(["info", url]) == 0
+    assert "points: 6 done" in out.getvalue() or "done of" in out.getvalue()
+    with pytest.raises(StoreError, match="read-only"):
+        mcpdask.scan(QUICK, url, progress=False)
+    assert main(["scan", str(QUICK), "--store", url, "--no-progress"]) == 2
+    assert "read-only" in capsys.readouterr().err
+    with pytest.raises(StoreError, match="no such store"):
+        mcpdask.open_cube(f"{base}/nothing.zarr")
+
+
+def test_s3_scan_round_trip_and_limits_equal_the_local_cube(quick_cube_store, s3, http_root):
+    """`scan --store s3://...` writes the cube (real physics); it equals the local cube bit for
+    bit, and so do the limits from S3 and from HTTP; a rerun computes nothing."""
+    bucket, _env = s3
+    url = f"{bucket}/quick.zarr"
+    assert main(["scan", str(QUICK), "--store", url, "--no-progress", "--workers", "2"]) == 0
+    assert_same(numbers(url), numbers(quick_cube_store))
+    local = limits_json(quick_cube_store)
+    assert limits_json(url) == local
+    root, base = http_root
+    if not (root / "quick.zarr").exists():
+        shutil.copytree(quick_cube_store, root / "quick.zarr")
+    assert limits_json(f"{base}/quick.zarr") == local
+    report = mcpdask.scan(QUICK, url, progress=False)
+    assert report.n_submitted == 0
+    import fsspec
+
+    fs = fsspec.filesystem("s3")
+    fs.invalidate_cache()
+    assert not fs.exists(cube.lock_path(url))  # released
+
+
+def test_s3_lock_is_one_writer(s3):
+    bucket, _env = s3
+    url = f"{bucket}/locked.zarr"
+    with cube.StoreLock(url, purpose="scan held-by-test"):
+        with pytest.raises(cube.StoreInUseError, match="held-by-test"):
+            cube.StoreLock(url).acquire()
+    # released: the next writer takes it at once
+    with cube.StoreLock(url) as again:
+        assert again.stale_holder is None
+
+
+DRIVER = """
+import sys
+sys.path.insert(0, {here!r})
+from distributed import Client, LocalCluster
+import mcpdask
+from test_remote import paced_point
+
+with LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                  dashboard_address=None) as cluster, Client(cluster) as client:
+    mcpdask.scan({config!r}, {url!r}, client, progress=False, point_function=paced_point)
+"""
+
+
+def test_sigkill_mid_scan_on_s3_loses_only_points_in_flight(s3, tmp_path):
+    bucket, env = s3
+    config = tmp_path / "many.yaml"
+    config.write_text(MANY)
+    url = f"{bucket}/killed.zarr"
+    reference = tmp_path / "reference.zarr"
+    with contextlib.redirect_stderr(io.StringIO()):
+        from distributed import Client, LocalCluster
+
+        with (
+            LocalCluster(
+                n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+            ) as cluster,
+            Client(cluster, set_as_default=False) as client,
+        ):
+            mcpdask.scan(config, reference, client, progress=False, point_function=paced_point)
+    driver = tmp_path / "driver.py"
+    driver.write_text(textwrap.dedent(DRIVER.format(here=str(HERE), config=str(config), url=url)))
+    proc = subprocess.Popen(
+        [sys.executable, str(driver)],
+        env=os.environ | env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    seen = 0
+    deadline = time.monotonic() + 120
+    try:
+        while proc.poll() is None and time.monotonic() < deadline:
+            with contextlib.suppress(StoreError):
+                seen = int((mcpdask.open_cube(url, verify=False).status != 0).sum())
+            if seen >= 8:
+                os.kill(proc.pid, signal.SIGKILL)
+                break
+            time.sleep(0.05)
+        assert proc.wait(timeout=30) == -signal.SIGKILL, proc.stderr.read().decode()[-2000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    got, want = numbers(url), numbers(reference)  # opens and verifies
+    done = got["status"] != 0
+    n_done = int(done.sum())
+    assert seen <= n_done < 60, (seen, n_done)
+    for name in NUMBERS:
+        assert np.array_equal(got[name][done], want[name][done], equal_nan=True), name
+    # the dead scan's lock object is stale (its holder, on this host, is gone): taken over
+    report = mcpdask.scan(config, url, progress=False, point_function=paced_point,
+                          run_on=mcpdask.RunOn(workers=1))  # fmt: skip
+    assert report.n_already_done == n_done and report.n_submitted == 60 - n_done
+    assert_same(numbers(url), want)
