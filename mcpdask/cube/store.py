@@ -237,7 +237,9 @@ def open_raw(
     read_store_attrs(loc)
     plan = _extension(loc, locked)
     root = read_root(loc)
-    consolidated = "consolidated_metadata" in root and not plan
+    # the arrays' own metadata where listing is cheap (a local directory); a URL reads the
+    # consolidated metadata (HTTP cannot list), current outside an extension (see extend_cube)
+    consolidated = loc.path is None and "consolidated_metadata" in root and not plan
     try:
         with quiet_leftovers():
             ds = xr.open_zarr(

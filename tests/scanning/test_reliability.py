@@ -620,7 +620,7 @@ DAMAGE = [
     (_bad_status, "status code not in 0-4"),
     (_no_root_metadata, "without Zarr metadata (no zarr.json)"),
     (_truncated_root_metadata, "not a readable Zarr group"),
-    (_no_array_metadata, "array 'sigma' is missing"),
+    (_no_array_metadata, "missing variable 'sigma'"),
     (_foreign, "a Zarr store but not an mcpdask cube"),
     (_plain_directory, "a directory without Zarr metadata"),
     (_empty_directory, "an empty directory without Zarr metadata"),
