@@ -16,20 +16,16 @@ def limits_dataset(
     cube: xr.Dataset,
     exposure: Exposure | None = None,
     statistics: Statistics | None = None,
-    *,
-    experiment=None,
-    energy=None,
-    channels="all",
-    mesons=None,
-    precision_tolerance: float | None = None,
+    **selection,
 ) -> xr.Dataset:
     """Like `eps_limits`, as a lazy Dataset: eps_limit, eps_limit_err (statistical, from
     dsigma_dx_err: d eps / eps = d N / 2N), n_signal_eps1, n_signal_eps1_err, and `usable` (which
-    points were used; its attribute `masked_points` lists the others with their status)."""
+    points were used; its attribute `masked_points` lists the others with their status).
+    selection: the keywords of `signal_yield` (experiment, energy, channels, mesons,
+    precision_tolerance)."""
     statistics = statistics or Statistics()
     n_up = statistics.signal_upper_limit
-    ds = signal_yield(cube, exposure, experiment=experiment, energy=energy, channels=channels,
-                      mesons=mesons, precision_tolerance=precision_tolerance)  # fmt: skip
+    ds = signal_yield(cube, exposure, **selection)
     n1 = ds["n_signal"]
     with np.errstate(divide="ignore", invalid="ignore"):
         limit = np.sqrt(n_up / n1)
@@ -61,22 +57,18 @@ def eps_limits(
     cube: xr.Dataset,
     exposure: Exposure | None = None,
     statistics: Statistics | None = None,
-    *,
-    experiment=None,
-    energy=None,
-    channels="all",
-    mesons=None,
-    precision_tolerance: float | None = None,
+    **selection,
 ) -> xr.DataArray:
     """Epsilon limits eps_lim(m_chi) = sqrt(N_up / N_sig(eps = 1)) as a lazy DataArray with dims
     (experiment, [energy], mass, channel, [exposure, ...]); nothing is integrated or computed.
 
     exposure: overrides of the cube's exposure, cut, thickness, efficiency (`Exposure`);
     statistics: N_up, or CL and expected background (`Statistics`; default 90% CL, no
-    background: N_up = 2.3026). precision_tolerance: the largest relative error of sigma at which
-    a budget-exhausted point is used (default twice the cube's requested precision; 0: converged
-    points only). See `signal_yield` for the other arguments. Masked points are NaN and named in
-    a MaskedPointsWarning; +inf means zero signal.
+    background: N_up = 2.3026). selection: the keywords of `signal_yield` (experiment, energy,
+    channels, mesons; precision_tolerance, the largest relative error of sigma at which a
+    budget-exhausted point is used: default twice the cube's requested precision, 0 converged
+    points only). Masked points are NaN and named in a MaskedPointsWarning; +inf means zero
+    signal.
 
     >>> from mcpdask.limits.examples import example_cube
     >>> lim = eps_limits(example_cube(), Exposure(leptons_on_target=[1e12, 1e13]), channels="brem")
@@ -86,6 +78,4 @@ def eps_limits(
     >>> np.round(ratio.values.ravel(), 6).tolist()
     [3.162278, 3.162278]
     """
-    return limits_dataset(cube, exposure, statistics, experiment=experiment, energy=energy,
-                          channels=channels, mesons=mesons,
-                          precision_tolerance=precision_tolerance)["eps_limit"]  # fmt: skip
+    return limits_dataset(cube, exposure, statistics, **selection)["eps_limit"]
