@@ -107,6 +107,24 @@ def add_limit_options(parser: argparse.ArgumentParser) -> None:
         help="signal upper limit directly (e.g. 2.3); excludes --cl/--background",
     )  # fmt: skip
     parser.add_argument(
+        "--pt-min",
+        type=float,
+        metavar="GEV",
+        help="keep recoil leptons with p_T >= GEV (needs a cube with recoil bins)",
+    )
+    parser.add_argument(
+        "--pt-max",
+        type=float,
+        metavar="GEV",
+        help="keep recoil leptons with p_T < GEV (needs recoil bins)",
+    )
+    parser.add_argument(
+        "--theta-max",
+        type=float,
+        metavar="RAD",
+        help="keep recoil leptons within RAD of the beam (needs recoil bins)",
+    )
+    parser.add_argument(
         "--precision-tolerance", type=float, metavar="REL",
         help="use budget-exhausted points whose relative error of sigma is at most REL (default: "
         "twice the cube's requested VEGAS precision; 0: converged points only)",
@@ -139,7 +157,7 @@ class LimitRequest:
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> LimitRequest:
-        from mcpdask.limits import Exposure, Statistics
+        from mcpdask.limits import Exposure, RecoilWindow, Statistics
 
         thickness = _override(args.thickness, "--thickness", allow_x0=True)
         in_x0 = isinstance(thickness, tuple)
@@ -151,6 +169,13 @@ class LimitRequest:
             thickness_cm=None if in_x0 else thickness,
             thickness_x0=thickness[0] if in_x0 else None,
             efficiency=args.efficiency,
+            recoil=None
+            if args.pt_min is None and args.pt_max is None and args.theta_max is None
+            else RecoilWindow(
+                pt_min_gev=args.pt_min or 0.0,
+                pt_max_gev=float("inf") if args.pt_max is None else args.pt_max,
+                theta_max_rad=args.theta_max,
+            ),
         )
         return cls(args.experiment, args.energy, args.channels, exposure,
                    Statistics(n_up=args.n_up, cl=args.cl, background=args.background),

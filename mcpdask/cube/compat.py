@@ -59,6 +59,21 @@ def compatibility_problems(ds: xr.Dataset, spec: ScanSpec) -> list[str]:
             f"x bins: store has {edges.size - 1} bins on [{edges[0]}, {edges[-1]}], scan has "
             f"{spec.x_edges.size - 1} on [{spec.x_edges[0]}, {spec.x_edges[-1]}]"
         )
+    stored_pt = ds["pt_edge"].values if "pt_edge" in ds.coords else None
+    wanted_pt = spec.pt_edges
+    if (stored_pt is None) != (wanted_pt is None) or (
+        stored_pt is not None
+        and (
+            stored_pt.shape != wanted_pt.shape or not np.allclose(stored_pt, wanted_pt, rtol=1e-12)
+        )
+    ):
+
+        def describe(edges):
+            return "none" if edges is None else f"{edges.size - 1} p_T bins"
+
+        problems.append(
+            f"recoil bins: store has {describe(stored_pt)}, scan has {describe(wanted_pt)}"
+        )
     for exp, _i, coord, have, want in _experiment_differences(ds, spec, INTEGRATION_COORDS):
         problems.append(
             f"experiment {exp.name!r}: {coord} is {have!r} in the store, {want!r} in the "

@@ -37,10 +37,13 @@ __all__ = [
     "MEASURED",
     "POINT_DIMS",
     "POINT_RULES",
+    "RECOIL_COORDS",
+    "RECOIL_VARS",
     "SCHEMA_VERSION",
     "PointResult",
     "Status",
     "check_marker",
+    "data_vars_of",
     "experiment_definitions",
     "point_key",
     "provenance_attrs",
@@ -121,6 +124,30 @@ DATA_VARS: dict[str, VariableSpec] = {
         "point status: " + ", ".join(f"{int(s)} {s.label}" for s in Status),
     ),
 }  # fmt: skip
+
+
+RECOIL_DIMS = (*SPECTRUM_DIMS, "pt")
+RECOIL_VARS: dict[str, VariableSpec] = {
+    "dsigma_dx_pt": VariableSpec(
+        RECOIL_DIMS, "float64", np.nan, "pb",
+        "d sigma / d x averaged over the x bin, in each bin of the recoil lepton's transverse "
+        "momentum (sums over pt to dsigma_dx)",
+    ),
+    "dsigma_dx_pt_err": VariableSpec(
+        RECOIL_DIMS, "float64", np.nan, "pb", "VEGAS standard error of dsigma_dx_pt"
+    ),
+}  # fmt: skip
+"""Variables of a cube scanned with recoil bins (scan config `recoil_bins`); absent otherwise."""
+RECOIL_COORDS: dict[str, tuple[str, str]] = {
+    "pt": ("GeV", "recoil lepton transverse momentum, lower edge of the bin"),
+    "pt_edge": ("GeV", "recoil lepton transverse momentum, bin edges (the last is inf)"),
+}
+
+
+def data_vars_of(names) -> dict[str, VariableSpec]:
+    """The data variables of a cube whose arrays or variables are `names`: DATA_VARS, plus the
+    recoil variables where the cube has recoil bins."""
+    return DATA_VARS | (RECOIL_VARS if "dsigma_dx_pt" in names else {})
 
 
 class CoordSpec(NamedTuple):
@@ -216,18 +243,25 @@ class PointRule:
     field: str
     statuses: tuple[Status, ...]
     kind: str  # "finite_nonnegative", "finite_in_every_bin", "positive", "zero"
+    bin_axes: int = 1
+    """Trailing axes of a spectrum (x; x and pt for the recoil bins)."""
 
     def violated(self, data: Mapping[str, np.ndarray]) -> np.ndarray:
-        """Where (over points; spectra reduced along their last axis) the rule is broken."""
+        """Where (over points; spectra reduced along their bin axes) the rule is broken; nowhere
+        for a variable the point or cube does not have."""
+        status = np.asarray(data["status"])
+        if data.get(self.field) is None:
+            return np.zeros(status.shape, bool)
         value = np.asarray(data[self.field])
+        axes = tuple(range(-self.bin_axes, 0))
         with np.errstate(invalid="ignore"):
             broken = {
                 "finite_nonnegative": lambda v: ~(np.isfinite(v) & (v >= 0)),
-                "finite_in_every_bin": lambda v: ~np.all(np.isfinite(v), axis=-1),
+                "finite_in_every_bin": lambda v: ~np.all(np.isfinite(v), axis=axes),
                 "positive": lambda v: ~(v > 0),
                 "zero": lambda v: ~(v == 0),
             }[self.kind](value)
-        return np.isin(np.asarray(data["status"]), self.statuses) & broken
+        return np.isin(status, self.statuses) & broken
 
     @property
     def description(self) -> str:
@@ -254,6 +288,8 @@ POINT_RULES = (
     PointRule("sigma_err", MEASURED, "finite_nonnegative"),
     PointRule("dsigma_dx", MEASURED, "finite_in_every_bin"),
     PointRule("dsigma_dx_err", MEASURED, "finite_in_every_bin"),
+    PointRule("dsigma_dx_pt", MEASURED, "finite_in_every_bin", bin_axes=2),
+    PointRule("dsigma_dx_pt_err", MEASURED, "finite_in_every_bin", bin_axes=2),
     PointRule("n_eval", MEASURED, "positive"),
     PointRule("sigma", (Status.BELOW_THRESHOLD,), "zero"),
 )
@@ -276,6 +312,9 @@ class PointResult:
     wall_s: float
     status: Status
     reason: str | None = None
+    dsigma_dx_pt: np.ndarray | None = None
+    """(x bins, recoil p_T bins), when the scan fills recoil bins."""
+    dsigma_dx_pt_err: np.ndarray | None = None
 
     @classmethod
     def failed(cls, nbins: int, reason: str, wall_s: float = float("nan")) -> PointResult:
@@ -299,6 +338,8 @@ class PointResult:
             np.asarray(res.dsigma_dx_pb, dtype=float), np.asarray(res.dsigma_dx_err_pb, dtype=float),
             float(res.sigma_pb), float(res.sigma_err_pb), float(res.chi2_dof), float(res.Q),
             int(res.n_eval), float(res.wall_s), status, reason,
+            _optional_array(getattr(res, "dsigma_dx_pt_pb", None)),
+            _optional_array(getattr(res, "dsigma_dx_pt_err_pb", None)),
         ).checked(nbins)  # fmt: skip
 
     @classmethod
@@ -316,6 +357,9 @@ class PointResult:
                 *(float(get(n)) for n in ("sigma", "sigma_err", "chi2_dof", "Q")),
                 int(get("n_eval")), float(get("wall_s")), Status(status),
                 (result.get("reason") if isinstance(result, Mapping) else get("reason")),
+                *(_optional_array(result.get(n) if isinstance(result, Mapping) else
+                                  getattr(result, n, None))
+                  for n in ("dsigma_dx_pt", "dsigma_dx_pt_err")),
             )  # fmt: skip
             for name in ("dsigma_dx", "dsigma_dx_err"):
                 shape = getattr(out, name).shape
@@ -339,8 +383,10 @@ class PointResult:
         )
 
     def arrays(self) -> dict[str, Any]:
-        """The stored variables of this point, by name (DATA_VARS)."""
-        return {name: getattr(self, name) for name in DATA_VARS} | {"status": int(self.status)}
+        """The stored variables of this point, by name (DATA_VARS and, when it has them, the
+        recoil bins)."""
+        names = data_vars_of([] if self.dsigma_dx_pt is None else ["dsigma_dx_pt"])
+        return {name: getattr(self, name) for name in names} | {"status": int(self.status)}
 
     def summary(self) -> str:
         """One line: status, sigma with its error, evaluations, wall time."""
@@ -351,6 +397,10 @@ class PointResult:
 
 # --------------------------------------------------------------------------------------------
 # Provenance and validation
+
+
+def _optional_array(value) -> np.ndarray | None:
+    return None if value is None else np.asarray(value, dtype=float)
 
 
 def provenance_attrs(spec: ScanSpec) -> dict[str, Any]:

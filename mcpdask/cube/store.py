@@ -52,9 +52,12 @@ from mcpdask.cube.schema import (
     EXTENDING_ATTR,
     INDEX_COORDS,
     POINT_DIMS,
+    RECOIL_COORDS,
+    RECOIL_VARS,
     SHARD_MASSES,
     PointResult,
     Status,
+    data_vars_of,
     index_attrs,
     jsonable,
     match_index,
@@ -86,8 +89,19 @@ __all__ = [
 ]
 
 ARRAYS = (*INDEX_COORDS, *EXPERIMENT_COORDS, *DATA_VARS)
-"""Every array of a cube (coordinates first)."""
-DASK_CHUNKS = {"experiment": -1, "energy": -1, "mass": -1, "x": -1, "x_edge": -1}
+"""Every array of a cube (coordinates first); a cube with recoil bins has `recoil_arrays` too."""
+RECOIL_ARRAYS = (*RECOIL_COORDS, *RECOIL_VARS)
+DASK_CHUNKS = {"experiment": -1, "energy": -1, "mass": -1, "x": -1, "x_edge": -1, "pt": -1,
+               "pt_edge": -1}  # fmt: skip
+FULL_DIMS = ("x", "pt")
+"""Dimensions a point's chunk holds whole (its spectrum)."""
+
+
+def arrays_of(loc) -> tuple[str, ...]:
+    """The arrays of the cube at `loc`: ARRAYS, plus the recoil ones if it has them."""
+    return ARRAYS + (RECOIL_ARRAYS if loc.read_json(f"dsigma_dx_pt/{ROOT}") is not None else ())
+
+
 """Dask chunks of an opened cube: one per variable (not one task per stored point)."""
 
 
@@ -108,8 +122,13 @@ def _empty_cube(spec: ScanSpec) -> xr.Dataset:
     edges = np.asarray(spec.x_edges, float)
     shape = {"experiment": len(spec.experiments), "energy": energies.size,
              "mass": len(spec.masses_gev), "x": edges.size - 1}  # fmt: skip
+    recoil = spec.pt_edges is not None
+    if recoil:
+        shape["pt"] = len(spec.pt_edges) - 1
     data_vars = {}
-    for name, (dims, dtype, fill, units, long_name) in DATA_VARS.items():
+    for name, (dims, dtype, fill, units, long_name) in data_vars_of(
+        ["dsigma_dx_pt"] if recoil else []
+    ).items():
         attrs = {"units": units, "long_name": long_name}
         if name == "status":
             attrs["flag_values"] = [int(s) for s in Status]
@@ -127,6 +146,11 @@ def _empty_cube(spec: ScanSpec) -> xr.Dataset:
         "x": ("x", 0.5 * (edges[1:] + edges[:-1]), index_attrs("x")),
         "x_edge": ("x_edge", edges, index_attrs("x_edge")),
     }  # fmt: skip
+    if recoil:
+        pts = np.asarray(spec.pt_edges, float)
+        for name, values in (("pt", pts[:-1]), ("pt_edge", pts)):
+            units, long_name = RECOIL_COORDS[name]
+            coords[name] = (name, values, {"units": units, "long_name": long_name})
     return xr.Dataset(data_vars, coords=coords)
 
 
@@ -137,11 +161,11 @@ def _encoding(ds: xr.Dataset) -> dict[str, dict]:
     from zarr.codecs import ZstdCodec
 
     enc = {}
-    for name, (dims, *_rest) in DATA_VARS.items():
-        chunks = tuple(ds.sizes[d] if d == "x" else 1 for d in dims)
+    for name, (dims, *_rest) in data_vars_of(ds.data_vars).items():
+        chunks = tuple(ds.sizes[d] if d in FULL_DIMS else 1 for d in dims)
         shards = tuple(
             ds.sizes[d]
-            if d == "x"
+            if d in FULL_DIMS
             else max(1, min(ds.sizes[d], SHARD_MASSES))
             if d == "mass"
             else 1
@@ -160,7 +184,7 @@ def consolidated_metadata(store: str | Path | Location) -> dict[str, Any]:
     in the form Zarr v3 keeps it in the root zarr.json (no listing of the store needed)."""
     loc = location(store)
     metadata = {}
-    for name in ARRAYS:
+    for name in arrays_of(loc):
         meta = loc.read_json(f"{name}/{ROOT}")
         if meta is None:
             raise StoreError(f"{loc}: array {name!r} is missing (its zarr.json was deleted?)")
@@ -269,7 +293,7 @@ def _as_of(ds: xr.Dataset, status: np.ndarray) -> xr.Dataset:
     missing = status_da == int(Status.MISSING)
     unmeasured = missing | (status_da == int(Status.FAILED))
     out = ds.copy()
-    for name, spec in DATA_VARS.items():
+    for name, spec in data_vars_of(ds.data_vars).items():
         if name == "status":
             continue
         hide = missing if name == "wall_s" else unmeasured
@@ -360,7 +384,7 @@ def _roll_forward(store: str | Path | Location, plan: Mapping[str, Any]) -> None
     loc = location(store)
     group = open_group(loc, mode="r+")
     target = plan["to"]
-    for name in ARRAYS:
+    for name in arrays_of(loc):
         arr = group[name]
         dims = getattr(arr.metadata, "dimension_names", None) or ()
         shape = tuple(target.get(d, n) for d, n in zip(dims, arr.shape, strict=True))
@@ -430,7 +454,8 @@ class PointWriter:
         self.location = location(store)
         self.store = self.location.path if self.location.path is not None else self.location
         self.group = open_group(self.location, mode="r+")
-        self.arrays = {name: self.group[name] for name in DATA_VARS}
+        self.specs = data_vars_of(list(self.group.array_keys()))
+        self.arrays = {name: self.group[name] for name in self.specs}
         self.experiments = [str(v) for v in self.group["experiment"][:]]
         self.energies = np.asarray(self.group["energy"][:], dtype=float)
         self.masses = np.asarray(self.group["mass"][:], dtype=float)
@@ -453,11 +478,15 @@ class PointWriter:
         """Write one point's result: data, then its note (reason), then its status."""
         idx = self.index(experiment, energy, mass)
         values = result.arrays()
-        for name, spec in DATA_VARS.items():
+        for name, spec in self.specs.items():
             if name == "status":
                 continue
-            where = (*idx, slice(None)) if "x" in spec.dims else idx
-            self.arrays[name][where] = values[name]
+            full = [d for d in spec.dims if d in FULL_DIMS]
+            where = (*idx, *(slice(None) for _ in full))
+            value = values.get(name)
+            if value is None:  # a point without recoil bins (failed) in a cube with them
+                value = np.full(self.arrays[name].shape[3:], spec.fill)
+            self.arrays[name][where] = value
         key = point_key(experiment, energy, mass)
         if result.reason or key in self._noted:  # a recomputed point drops its old note
             notes = dict(read_store_attrs(self.location).get("point_notes", {}))

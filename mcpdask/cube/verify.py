@@ -19,13 +19,14 @@ import numpy as np
 
 from mcpdask.cube.group import open_group, quiet_leftovers
 from mcpdask.cube.schema import (
-    DATA_VARS,
     EXPERIMENT_COORDS,
     EXTENDING_ATTR,
     INDEX_COORDS,
     POINT_DIMS,
     POINT_RULES,
+    RECOIL_COORDS,
     Status,
+    data_vars_of,
 )
 from mcpdask.cube.storage import Location, location
 from mcpdask.errors import StoreError
@@ -96,7 +97,8 @@ def verify_snapshot(store: str | Path | Location, snapshot: dict[str, Any]) -> N
     sizes = snapshot["sizes"]
     problems: list[str] = []
     data: dict[str, np.ndarray] = {"status": snapshot["status"]}
-    for name in (*INDEX_COORDS, *EXPERIMENT_COORDS, *DATA_VARS):
+    recoil = tuple(RECOIL_COORDS) if "dsigma_dx_pt" in set(group.array_keys()) else ()
+    for name in (*INDEX_COORDS, *recoil, *EXPERIMENT_COORDS, *data_vars_of(group.array_keys())):
         if name == "status":
             continue
         try:

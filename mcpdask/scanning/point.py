@@ -62,6 +62,8 @@ class PointTask:
     physics: PhysicsOptions
     vegas: VegasSettings
     seed: int
+    pt_edges: tuple[float, ...] | None = None
+    """Recoil-lepton p_T bin edges (GeV) when the scan fills recoil bins."""
 
     @property
     def point(self) -> tuple[str, float, float]:
@@ -91,6 +93,7 @@ def make_task(spec: ScanSpec, exp: Experiment, energy: float, mass: float) -> Po
         physics=spec.physics,
         vegas=spec.vegas,
         seed=point_seed(spec.seed, exp.name, energy, mass),
+        pt_edges=None if spec.pt_edges is None else tuple(float(p) for p in spec.pt_edges),
     )
 
 
@@ -148,6 +151,7 @@ def compute_point(task: PointTask, warm: WarmStart | None = None) -> PointResult
             inelastic=task.physics.inelastic,
             ww_convention=task.physics.ww_convention,
             warm_grid=None if warm is None else warm.grid,
+            pt_edges=None if task.pt_edges is None else np.asarray(task.pt_edges),
         )
         if warm is not None and res.trained_grid is not None:
             warm.grid = res.trained_grid
