@@ -43,11 +43,11 @@ def progress_printer(verbose: bool):
 
 def run(args) -> int:
     from mcpdask.cube import open_cube
-    from mcpdask.views.figures import FIGURES, write_figures
+    from mcpdask.views.figures import write_figures
 
     request = args.request
     methods = [m.strip() for m in args.ratio_methods.split(",") if m.strip()]
-    figures = [f.strip() for f in args.only.split(",")] if args.only else list(FIGURES)
+    figures = [f.strip() for f in args.only.split(",")] if args.only else None
     cube = open_cube(args.store)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -103,7 +103,9 @@ def register(subparsers) -> None:
         help="masses for (d), a subset of the cube's (default: all of them)",
     )
     parser.add_argument(
-        "--only", metavar="LIST", help="some of: dsigma_dx, sigma, reach, ratio (default all)"
+        "--only",
+        metavar="LIST",
+        help="some of: dsigma_dx, sigma, reach, ratio, recoil, acceptance (default: all the cube can carry; recoil and acceptance need recoil bins)",
     )
     noise = parser.add_mutually_exclusive_group()
     noise.add_argument("-v", "--verbose", action="store_true", help="report each (d) point")

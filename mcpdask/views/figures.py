@@ -35,7 +35,7 @@ import numpy as np
 import xarray as xr
 
 from mcpdask.errors import InelasticOmittedWarning, McpdaskError, PhysicsInputError
-from mcpdask.limits import Exposure, Statistics, limits_dataset
+from mcpdask.limits import Exposure, Statistics, limits_dataset, signal_yield
 from mcpdask.references import ReferenceCurve
 from mcpdask.views.browser import (
     BOUND_EDGE,
@@ -65,6 +65,8 @@ __all__ = [
 ]
 
 FIGURES = ("dsigma_dx", "sigma", "reach", "ratio")
+RECOIL_FIGURES = ("recoil", "acceptance")
+"""Drawn (by default) when the cube holds recoil-lepton bins."""
 RATIO_METHODS = ("iww", "ww")
 PLOT_SUFFIXES = (".pdf", ".png", ".svg")
 _NEEDS = {
@@ -74,6 +76,9 @@ _NEEDS = {
               "thickness_cm", "target_X0", "x_min", "nominal_energy"),
     "ratio": ("sigma", "sigma_err", "status", "lepton", "target", "x_min", "x_max",
               "nominal_energy"),
+    "recoil": ("dsigma_dx_pt", "pt_edge", "status", "x_edge", "nominal_energy"),
+    "acceptance": ("dsigma_dx_pt", "dsigma_dx_pt_err", "pt_edge", "status", "x_edge",
+                   "leptons_on_target", "thickness_cm", "target_X0", "x_min", "nominal_energy"),
 }  # fmt: skip
 _RC = {
     "font.size": 9,
@@ -619,6 +624,94 @@ def figure_ratio(ratios: xr.Dataset):
     return fig
 
 
+def figure_recoil(cube: xr.Dataset, *, experiment=None, energy=None, n_masses: int = 3):
+    """(e) where the recoil lepton goes: d sigma / dx d ln p_T over (x, p_T) of the signal for a
+    few masses, one row per experiment (the bins below the first and above the last edge, which
+    have no log width, are left out)."""
+    plt = _pyplot()
+    require_variables(cube, _NEEDS["recoil"], "figure (e) recoil")
+    names = _names(cube, experiment)
+    edges_pt = np.asarray(cube["pt_edge"].values, float)
+    inner = slice(1, edges_pt.size - 2)  # bins with a finite, non-zero lower edge
+    pt_lo, pt_hi = edges_pt[1:-2], edges_pt[2:-1]
+    x_edges = np.asarray(cube["x_edge"].values, float)
+    masses = _pick_masses(np.asarray(cube["mass"].values, float), n_masses)
+    fig, axes = plt.subplots(len(names), len(masses), figsize=(2.5 * len(masses), 2.3 * len(names)),
+                             squeeze=False, sharex=True, sharey=True)  # fmt: skip
+    for row, name in enumerate(names):
+        one = _select_energy(cube, name, energy)
+        for col, m in enumerate(masses):
+            ax = axes[row][col]
+            point = one.sel(mass=m, method="nearest")
+            z = np.asarray(point["dsigma_dx_pt"].values, float)[:, inner]
+            z = z / np.log(pt_hi / pt_lo)[None, :]
+            z = np.where(z > 0, z, np.nan)
+            if np.isfinite(z).any():
+                top = float(np.nanmax(np.log10(z)))  # six decades below the peak
+                mesh = ax.pcolormesh(x_edges, np.r_[pt_lo, pt_hi[-1]], np.log10(z.T), shading="flat",
+                                     cmap="viridis", vmin=top - 6.0, vmax=top)  # fmt: skip
+                fig.colorbar(mesh, ax=ax, pad=0.02).set_label(
+                    r"$\log_{10}\, d\sigma/dx\,d\ln p_T$ [pb]", fontsize=7
+                )
+            ax.set_yscale("log")
+            ax.set_title(f"{display_name(name)}, {_mass_symbol(cube)} = {_mass_label(float(m))}",
+                         fontsize=8)  # fmt: skip
+            if col == 0:
+                ax.set_ylabel(r"recoil $p_T$ [GeV]")
+            if row == len(names) - 1:
+                ax.set_xlabel(r"$x = E_{\rm miss}/E_0$")
+    fig.tight_layout()
+    return fig
+
+
+def recoil_acceptance(cube: xr.Dataset, windows, *, experiment=None, energy=None) -> xr.Dataset:
+    """The fraction of the bremsstrahlung signal (the experiment's cut on x) inside each recoil
+    window {label: RecoilWindow}, per experiment and mass: N(window) / N(no recoil cut)."""
+    names = _names(cube, experiment)
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        full = signal_yield(cube, experiment=names, energy=energy, channels="brem")["n_signal"]
+        fractions = {
+            label: signal_yield(
+                cube, Exposure(recoil=window), experiment=names, energy=energy, channels="brem"
+            )["n_signal"]
+            / full  # fmt: skip
+            for label, window in windows.items()
+        }
+    return xr.concat(list(fractions.values()), dim=xr.DataArray(list(fractions), dims="window"))
+
+
+def figure_acceptance(cube: xr.Dataset, *, theta_max_rad: float = 3e-3, pt_min_gev: float = 0.05,
+                      experiment=None, energy=None):  # fmt: skip
+    """(f) the fraction of the signal inside a recoil acceptance versus mass: an NA64mu-like
+    angular acceptance (theta < theta_max) and a missing-momentum selection (p_T > pt_min), per
+    experiment; it tests the paper's neglect of the recoil angle."""
+    from mcpdask.limits import RecoilWindow
+
+    plt = _pyplot()
+    require_variables(cube, _NEEDS["acceptance"], "figure (f) acceptance")
+    windows = {
+        rf"$\theta < {theta_max_rad * 1e3:g}$ mrad": RecoilWindow(theta_max_rad=theta_max_rad),
+        rf"$p_T > {pt_min_gev * 1e3:g}$ MeV": RecoilWindow(pt_min_gev=pt_min_gev),
+    }
+    frac = recoil_acceptance(cube, windows, experiment=experiment, energy=energy).compute()
+    mass = np.asarray(frac["mass"].values, float)
+    fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    for i, name in enumerate(_names(cube, experiment)):
+        color = EXPERIMENT_COLORS[i % len(EXPERIMENT_COLORS)]
+        for label, style in zip(windows, ("-", "--"), strict=True):
+            y = np.asarray(frac.sel(experiment=name, window=label).squeeze().values, float)
+            ax.plot(mass, y, style, color=color, label=f"{display_name(name)}, {label}")
+    ax.set_xscale("log")
+    ax.set_ylim(0, 1.05)
+    ax.set_xlabel(axis_labels(cube)[0])
+    ax.set_ylabel("fraction of the signal kept")
+    ax.grid(True, alpha=0.25)
+    ax.legend(frameon=False, fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
 def write_figures(
     cube: xr.Dataset,
     out: str | Path,
@@ -626,7 +719,7 @@ def write_figures(
     *,
     ratio_methods: Sequence[str] = ("iww",),
     ratio_masses: Sequence[float] | None = None,
-    figures: Sequence[str] = FIGURES,
+    figures: Sequence[str] | None = None,
     progress: Callable[[str], None] | None = None,
     exposure: Exposure | None = None,
     statistics: Statistics | None = None,
@@ -644,9 +737,13 @@ def write_figures(
     import matplotlib
 
     matplotlib.use("Agg")
-    unknown = [f for f in figures if f not in FIGURES]
+    has_recoil = "dsigma_dx_pt" in cube
+    if figures is None:  # every figure the cube can carry
+        figures = FIGURES + (RECOIL_FIGURES if has_recoil else ())
+    known = FIGURES + RECOIL_FIGURES
+    unknown = [f for f in figures if f not in known]
     if unknown:
-        raise McpdaskError(f"unknown figure {unknown[0]!r}; known: {', '.join(FIGURES)}")
+        raise McpdaskError(f"unknown figure {unknown[0]!r}; known: {', '.join(known)}")
     for name in figures:  # every check before any work
         require_variables(cube, _NEEDS[name], f"figure {name}")
     _names(cube, experiment)
@@ -656,7 +753,7 @@ def write_figures(
     except OSError as exc:
         raise McpdaskError(f"cannot create output directory {out}: {exc.strerror}") from None
     records = []
-    selected = [(letter, name) for letter, name in zip("abcd", FIGURES, strict=True)
+    selected = [(letter, name) for letter, name in zip("abcdef", known, strict=True)
                 if name in figures]  # fmt: skip
     with plt.rc_context(_RC):
         for k, (letter, name) in enumerate(selected, start=1):
@@ -667,6 +764,10 @@ def write_figures(
                 fig = figure_dsigma_dx(cube, experiment=experiment, energy=energy)
             elif name == "sigma":
                 fig = figure_sigma(cube, experiment=experiment, energy=energy)
+            elif name == "recoil":
+                fig = figure_recoil(cube, experiment=experiment, energy=energy)
+            elif name == "acceptance":
+                fig = figure_acceptance(cube, experiment=experiment, energy=energy)
             elif name == "reach":
                 fig = figure_reach(cube, overlays, exposure, statistics, experiment=experiment,
                                    energy=energy, channels=channels,

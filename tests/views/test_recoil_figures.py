@@ -1,0 +1,53 @@
+"""Figures (e) and (f) from a cube with recoil bins; plain cubes skip them by default."""
+
+import numpy as np
+import pytest
+from distributed import Client, LocalCluster
+
+import mcpdask
+from mcpdask.experiments import CONFIG_DIR
+
+pytest.importorskip("matplotlib")
+
+
+@pytest.fixture(scope="module")
+def recoil_cube(tmp_path_factory):
+    d = tmp_path_factory.mktemp("recoil_figures")
+    config = d / "qr.yaml"
+    config.write_text(
+        (CONFIG_DIR / "quick.yaml").read_text().replace("name: quick", "name: qrf")
+        + "recoil_bins: {pt_min_gev: 1.0e-3, pt_max_gev: 1.0, num_bins: 12}\n"
+    )
+    with (
+        LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                     dashboard_address=None) as cluster,
+        Client(cluster) as client,
+    ):  # fmt: skip
+        mcpdask.scan(config, d / "qr.zarr", client, progress=False)
+    return mcpdask.open_cube(d / "qr.zarr")
+
+
+def test_recoil_figures_are_written_and_acceptance_is_a_fraction(recoil_cube, tmp_path):
+    import matplotlib.image as mpimg
+
+    from mcpdask.limits import RecoilWindow
+    from mcpdask.views.figures import recoil_acceptance, write_figures
+
+    records = write_figures(recoil_cube, tmp_path, figures=["recoil", "acceptance"])
+    pngs = [p for r in records for p in r["paths"] if p.suffix == ".png"]
+    assert [p.stem for p in pngs] == ["fig_e_recoil", "fig_f_acceptance"]
+    for png in pngs:
+        assert mpimg.imread(png).std() > 0.02  # something drawn
+    frac = recoil_acceptance(recoil_cube, {"all": RecoilWindow(), "none": RecoilWindow(
+        pt_min_gev=1e3)}).compute()  # fmt: skip
+    np.testing.assert_allclose(frac.sel(window="all").values, 1.0)
+    np.testing.assert_allclose(frac.sel(window="none").values, 0.0)
+
+
+def test_plain_cubes_get_the_four_figures_and_refuse_the_recoil_ones(quick_cube_store, tmp_path):
+    from mcpdask.errors import StoreError
+    from mcpdask.views.figures import write_figures
+
+    cube = mcpdask.open_cube(quick_cube_store)
+    with pytest.raises(StoreError, match="dsigma_dx_pt"):
+        write_figures(cube, tmp_path, figures=["recoil"])
