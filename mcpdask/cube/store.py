@@ -474,6 +474,48 @@ class PointWriter:
         """The status array in store order (experiment, energy, mass)."""
         return np.asarray(self.arrays["status"][:])
 
+    def write_batch(self, items) -> None:
+        """Write many finished points [(experiment, energy, mass, PointResult), ...] with the
+        commit order of `write`: every point's data first (one write per variable and
+        (experiment, energy) shard region), then the notes (one attribute write), then the
+        statuses (one write per shard region). A kill at any moment leaves each point done with
+        all its data, or missing."""
+        items = list(items)
+        if not items:
+            return
+        index = np.array([self.index(*it[:3]) for it in items])
+        values = [it[3].arrays() for it in items]
+        groups: dict[tuple[int, int], list[int]] = {}
+        for k, (ie, ien, _im) in enumerate(index):
+            groups.setdefault((int(ie), int(ien)), []).append(k)
+
+        def write_variable(name, spec):
+            arr = self.arrays[name]
+            for (ie, ien), ks in groups.items():
+                ims = index[ks, 2]
+                lo, hi = int(ims.min()), int(ims.max()) + 1
+                region = (ie, ien, slice(lo, hi))
+                block = np.asarray(arr[region])
+                for k in ks:
+                    value = values[k].get(name)
+                    block[index[k, 2] - lo] = spec.fill if value is None else value
+                arr[region] = block
+
+        for name, spec in self.specs.items():
+            if name != "status":
+                write_variable(name, spec)
+        keys = [point_key(*it[:3]) for it in items]
+        if any(it[3].reason for it in items) or self._noted & set(keys):
+            notes = dict(read_store_attrs(self.location).get("point_notes", {}))
+            for key, it in zip(keys, items, strict=True):
+                if it[3].reason:
+                    notes[key] = str(it[3].reason)
+                else:
+                    notes.pop(key, None)  # a recomputed point drops its old note
+            update_attrs(self.location, {"point_notes": notes})
+            self._noted = set(notes)
+        write_variable("status", self.specs["status"])
+
     def write(self, experiment: str, energy: float, mass: float, result: PointResult) -> None:
         """Write one point's result: data, then its note (reason), then its status."""
         idx = self.index(experiment, energy, mass)

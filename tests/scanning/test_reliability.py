@@ -97,6 +97,7 @@ cube.create_cube = in_phase("create", cube.create_cube)
 cube.extend_cube = in_phase("extend", cube.extend_cube)
 cube.add_history = in_phase("history", cube.add_history)
 cube.PointWriter.write = in_phase("write", cube.PointWriter.write)
+cube.PointWriter.write_batch = in_phase("write", cube.PointWriter.write_batch)
 real_put = local._put
 
 
@@ -279,9 +280,11 @@ CRASH_CHAIN = [
     # (crash point, what it interrupts)
     ("create:7:", "creating the cube (7th file)"),
     ("history:1:zarr.json", "writing the history entry (root metadata)"),
-    ("write:3:dsigma_dx/c", "writing a dsigma_dx chunk (3rd point)"),
-    ("write:3:status/c", "writing a status chunk (3rd point): data landed, status not"),
-    ("write:2:sigma_err/c", "writing a sigma_err chunk (2nd point)"),
+    # points are written in batches (PointWriter.write_batch: one shard write per variable and
+    # (experiment, energy)), so the nth write of a variable is the nth shard of a batch
+    ("write:1:dsigma_dx/c", "writing a dsigma_dx shard (first of a batch)"),
+    ("write:2:status/c", "writing a status shard (2nd): data landed, status not"),
+    ("write:1:sigma_err/c", "writing a sigma_err shard (first of a batch)"),
     # the points with a reason (below threshold) are submitted last: still to do here
     ("write:1:zarr.json", "writing a point's note (root metadata)"),
 ]
