@@ -40,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
             add_limit_options(sub)
         if getattr(module, "OVERLAY_OPTIONS", False):
             add_overlay_options(sub)
+        if getattr(module, "RECOIL_OPTIONS", False):
+            add_recoil_options(sub)
     return parser
 
 
@@ -54,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if hasattr(args, "lot"):
             args.request = LimitRequest.from_args(args)
+        if hasattr(args, "pt_min"):
+            args.recoil = recoil_window(args)
         if hasattr(args, "overlay_only"):
             from mcpdask.references import read_reference_curves
 
@@ -106,6 +110,16 @@ def add_limit_options(parser: argparse.ArgumentParser) -> None:
         "--n-up", type=float, dest="n_up",
         help="signal upper limit directly (e.g. 2.3); excludes --cl/--background",
     )  # fmt: skip
+    add_recoil_options(parser)
+    parser.add_argument(
+        "--precision-tolerance", type=float, metavar="REL",
+        help="use budget-exhausted points whose relative error of sigma is at most REL (default: "
+        "twice the cube's requested VEGAS precision; 0: converged points only)",
+    )  # fmt: skip
+
+
+def add_recoil_options(parser: argparse.ArgumentParser) -> None:
+    """A window on the recoil lepton (needs a cube scanned with recoil bins)."""
     parser.add_argument(
         "--pt-min",
         type=float,
@@ -118,17 +132,21 @@ def add_limit_options(parser: argparse.ArgumentParser) -> None:
         metavar="GEV",
         help="keep recoil leptons with p_T < GEV (needs recoil bins)",
     )
-    parser.add_argument(
-        "--theta-max",
-        type=float,
-        metavar="RAD",
-        help="keep recoil leptons within RAD of the beam (needs recoil bins)",
+    parser.add_argument("--theta-max", type=float, metavar="RAD",
+                        help="keep recoil leptons within RAD of the beam (needs recoil bins)")  # fmt: skip
+
+
+def recoil_window(args: argparse.Namespace):
+    """The RecoilWindow the recoil options ask for, or None."""
+    if args.pt_min is None and args.pt_max is None and args.theta_max is None:
+        return None
+    from mcpdask.limits import RecoilWindow
+
+    return RecoilWindow(
+        pt_min_gev=args.pt_min or 0.0,
+        pt_max_gev=float("inf") if args.pt_max is None else args.pt_max,
+        theta_max_rad=args.theta_max,
     )
-    parser.add_argument(
-        "--precision-tolerance", type=float, metavar="REL",
-        help="use budget-exhausted points whose relative error of sigma is at most REL (default: "
-        "twice the cube's requested VEGAS precision; 0: converged points only)",
-    )  # fmt: skip
 
 
 def add_overlay_options(parser: argparse.ArgumentParser) -> None:
@@ -157,7 +175,7 @@ class LimitRequest:
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> LimitRequest:
-        from mcpdask.limits import Exposure, RecoilWindow, Statistics
+        from mcpdask.limits import Exposure, Statistics
 
         thickness = _override(args.thickness, "--thickness", allow_x0=True)
         in_x0 = isinstance(thickness, tuple)
@@ -169,13 +187,7 @@ class LimitRequest:
             thickness_cm=None if in_x0 else thickness,
             thickness_x0=thickness[0] if in_x0 else None,
             efficiency=args.efficiency,
-            recoil=None
-            if args.pt_min is None and args.pt_max is None and args.theta_max is None
-            else RecoilWindow(
-                pt_min_gev=args.pt_min or 0.0,
-                pt_max_gev=float("inf") if args.pt_max is None else args.pt_max,
-                theta_max_rad=args.theta_max,
-            ),
+            recoil=recoil_window(args),
         )
         return cls(args.experiment, args.energy, args.channels, exposure,
                    Statistics(n_up=args.n_up, cl=args.cl, background=args.background),

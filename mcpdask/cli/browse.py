@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 OVERLAY_OPTIONS = True
+RECOIL_OPTIONS = True
 
 
 def run(args) -> int:
@@ -23,7 +24,7 @@ def run(args) -> int:
         check_port(args.port)  # fail before the slow part
     overlays = args.overlays
     cube = open_cube(args.store)
-    browser = LimitBrowser(cube, overlays, coarse=args.html is not None)
+    browser = LimitBrowser(cube, overlays, coarse=args.html is not None, recoil=args.recoil)
     if args.html is not None:
 
         def progress(msg):

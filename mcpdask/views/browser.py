@@ -34,7 +34,7 @@ import numpy as np
 import xarray as xr
 
 from mcpdask.errors import McpdaskError, StoreError
-from mcpdask.limits import Exposure, Statistics, limits_dataset
+from mcpdask.limits import Exposure, RecoilWindow, Statistics, limits_dataset
 from mcpdask.references import ReferenceCurve
 
 CHANNELS = ("brem", "meson", "combined")
@@ -187,7 +187,9 @@ class LimitBrowser:
     """eps_lim(mass) per experiment and channel from `cube`, with sliders (see module docstring).
 
     options: slider values as from `default_options` (missing keys: the defaults). cl,
-    background, n_up: the statistics (mcpdask.limits.Statistics). The limits for every
+    background, n_up: the statistics (mcpdask.limits.Statistics). recoil: a recoil-lepton window
+    (mcpdask.limits.RecoilWindow) applied to every setting (needs a cube with recoil bins). The
+    limits for every
     combination of slider values are derived once, lazily, in one dask computation (`grid`);
     `derive` re-derives one setting from the cube.
     """
@@ -203,8 +205,10 @@ class LimitBrowser:
         background: float = 0.0,
         n_up: float | None = None,
         title: str | None = None,
+        recoil: RecoilWindow | None = None,
     ):
         require_variables(cube, _BROWSER_NEEDS, "limit browser")
+        self.recoil = recoil
         self.cube = cube
         self.overlays = list(overlays)
         self.options = {**default_options(cube, coarse), **(options or {})}
@@ -248,7 +252,7 @@ class LimitBrowser:
             lot[name] = float(lot_factor) * nominal["leptons_on_target"]
             cut[name] = self.cut_for(name, float(x_min_shift))
             thick[name] = float(thickness_factor) * nominal["thickness_cm"]
-        return Exposure(leptons_on_target=lot, x_min=cut, thickness_cm=thick)
+        return Exposure(leptons_on_target=lot, x_min=cut, thickness_cm=thick, recoil=self.recoil)
 
     def _limits(self, exposure: Exposure) -> xr.Dataset:
         with warnings.catch_warnings(record=True) as caught, np.errstate(all="ignore"):
@@ -294,6 +298,7 @@ class LimitBrowser:
                     x_min=cut.transpose("experiment", "cut"),
                     thickness_cm=(along(self.options["thickness_factor"], "thickness")
                                   * nominal_thick).transpose("experiment", "thickness"),
+                    recoil=self.recoil,
                 )
             )  # fmt: skip
         return self._grid

@@ -51,3 +51,19 @@ def test_plain_cubes_get_the_four_figures_and_refuse_the_recoil_ones(quick_cube_
     cube = mcpdask.open_cube(quick_cube_store)
     with pytest.raises(StoreError, match="dsigma_dx_pt"):
         write_figures(cube, tmp_path, figures=["recoil"])
+
+
+def test_the_browser_takes_a_recoil_window(recoil_cube, capsys, tmp_path):
+    """`browse --pt-min`: every browser setting derives with the window (equal to the library)."""
+    from mcpdask.limits import Exposure, RecoilWindow, limits_dataset
+    from mcpdask.views.browser import LimitBrowser
+
+    window = RecoilWindow(pt_min_gev=0.05)
+    browser = LimitBrowser(recoil_cube, recoil=window)
+    got = browser.derive(lot_factor=10.0)["eps_limit"]
+    lot = {n: 10.0 * browser.nominal(n)["leptons_on_target"] for n in browser.experiments}
+    expected = limits_dataset(recoil_cube, Exposure(leptons_on_target=lot, recoil=window))
+    expected = expected["eps_limit"].sel(channel=got["channel"].values).compute()
+    np.testing.assert_allclose(got.values, expected.values, rtol=1e-12, equal_nan=True)
+    plain = LimitBrowser(recoil_cube).derive(lot_factor=10.0)["eps_limit"]
+    assert not np.allclose(plain.values, got.values, equal_nan=True)
