@@ -10,9 +10,8 @@ Every part records the load average before and after it; medians over `--repeats
   per point of the compute phase (schedule, ship, write). Also with the writes taken out (a
   writer that keeps nothing): the scheduler's throughput in points per second, and from it the
   largest number of workers a scan of 1 per cent points keeps busy (throughput x point time).
-  And with a batch write (`BatchWriter`, a benchmark-only PointWriter that writes a batch's data
-  one shard per variable, then its statuses, the same commit order): what a `write_batch` in
-  mcpdask.cube would give.
+  The scan writes its batches with PointWriter.write_batch (one shard write per variable and
+  region, then the statuses).
 - paper: `mcpdask scan CONFIG --store NEW --workers N` as a subprocess (cluster start-up and
   imports included), N = 1, 2, cold (chain_length 1) and warm (as shipped).
 - point: one core, precision 0.001: the six benchmark points (NA64mu, LDMX x m_chi 0.01, 0.05,
@@ -65,40 +64,6 @@ class NullWriter:
         pass
 
 
-def batch_writer_class():
-    """A PointWriter with a `write_batch`: every batch's data first (one write per variable and
-    shard), then its notes (point by point, through `write`), then its statuses (one write per
-    shard): the commit order of PointWriter.write for many points at once. Benchmark only."""
-    from mcpdask import cube
-    from mcpdask.cube.schema import DATA_VARS
-
-    class BatchWriter(cube.PointWriter):
-        def write_batch(self, items):
-            noted = [it for it in items if it[3].reason or cube.point_key(*it[:3]) in self._noted]
-            plain = [it for it in items if it not in noted]
-            for it in noted:
-                self.write(*it)
-            if not plain:
-                return
-            idx = np.array([self.index(*it[:3]) for it in plain])
-            values = [it[3].arrays() for it in plain]
-            groups = {}
-            for k, (ie, ien, _im) in enumerate(idx):
-                groups.setdefault((ie, ien), []).append(k)
-            for name in [*(n for n in DATA_VARS if n != "status"), "status"]:
-                arr = self.arrays[name]
-                for (ie, ien), ks in groups.items():
-                    ims = idx[ks, 2]
-                    lo, hi = int(ims.min()), int(ims.max()) + 1
-                    region = (ie, ien, slice(lo, hi))
-                    block = np.asarray(arr[region])
-                    for k in ks:
-                        block[idx[k, 2] - lo] = values[k][name]
-                    arr[region] = block
-
-    return BatchWriter
-
-
 def _scan_config(path, base, **changes):
     cfg = yaml.safe_load((CONFIGS / base).read_text())
     for key, value in changes.items():
@@ -127,7 +92,7 @@ def machinery(workdir, repeats, log):
                                                 [float(e) for e in np.linspace(4.0, 8.0, 119)]}],
                         mass_grid={"num": 80})  # fmt: skip
     real_writer = cube.PointWriter
-    writers = {"PointWriter": real_writer, "BatchWriter": batch_writer_class(),
+    writers = {"PointWriter": real_writer,  # batched: the scan uses PointWriter.write_batch
                "no writes": lambda store: NullWriter(real_writer(store))}  # fmt: skip
     rows = []
     with clusters((1, 2)) as cl:

@@ -52,3 +52,17 @@ def _fake_point(task):
 def fake_point():
     """The machinery-only point function (threads only: it lives in this conftest)."""
     return _fake_point
+
+
+@pytest.fixture(scope="module")
+def threads_client():
+    """A dask Client of one in-process worker with two threads (quick to start; point functions
+    defined in test modules need no pickling)."""
+    from distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                     dashboard_address=None) as cluster,
+        Client(cluster) as client,
+    ):  # fmt: skip
+        yield client

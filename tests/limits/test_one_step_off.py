@@ -13,7 +13,6 @@ import warnings
 
 import numpy as np
 import pytest
-from distributed import Client, LocalCluster
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -81,24 +80,19 @@ def analytic_point(task) -> PointResult:
 
 
 @pytest.fixture(scope="module")
-def stores(tmp_path_factory):
+def stores(tmp_path_factory, threads_client):
     """An mcp and a vector cube of LDMX (at 4 and 8 GeV, from a user's own ldmx.yaml with another
     N_rho), NA64mu and a user's own experiment with a meson block."""
     d = tmp_path_factory.mktemp("steps")
     (d / "myexp.yaml").write_text(OWN_EXPERIMENT)
     (d / "ldmx.yaml").write_text(OWN_LDMX)
     out = {}
-    with (
-        LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
-                     dashboard_address=None) as cluster,
-        Client(cluster) as client,
-    ):  # fmt: skip
-        for process in ("mcp", "vector"):
-            config = d / f"scan_{process}.yaml"
-            config.write_text(scan_config(process))
-            out[process] = d / f"{process}.zarr"
-            mcpdask.scan(config, out[process], client, progress=False,
-                         point_function=analytic_point)  # fmt: skip
+    for process in ("mcp", "vector"):
+        config = d / f"scan_{process}.yaml"
+        config.write_text(scan_config(process))
+        out[process] = d / f"{process}.zarr"
+        mcpdask.scan(config, out[process], threads_client, progress=False,
+                     point_function=analytic_point)  # fmt: skip
     return out
 
 

@@ -13,7 +13,6 @@ import warnings
 
 import numpy as np
 import pytest
-from distributed import Client, LocalCluster
 
 import mcpdask
 from mcpdask.cube import PointResult, Status
@@ -50,7 +49,7 @@ def analytic_point(task) -> PointResult:
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory):
+def store(tmp_path_factory, threads_client):
     d = tmp_path_factory.mktemp("targets")
     for name, thickness, model in (("slab", 0.01, "shower"), ("slab_thin", 0.01, "thin"),
                                    ("thick", 40.0, "shower"), ("thick_thin", 40.0, "thin")):  # fmt: skip
@@ -60,12 +59,9 @@ def store(tmp_path_factory):
         "masses_gev: [0.01]\nx_bins: {min: 0.0, max: 1.0, num_bins: 100}\nseed: 1\n"
     )
     path = d / "targets.zarr"
-    with (
-        LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
-                     dashboard_address=None) as cluster,
-        Client(cluster) as client,
-    ):  # fmt: skip
-        mcpdask.scan(d / "scan.yaml", path, client, progress=False, point_function=analytic_point)
+    mcpdask.scan(
+        d / "scan.yaml", path, threads_client, progress=False, point_function=analytic_point
+    )
     return path
 
 

@@ -3,7 +3,6 @@ when a scan's bins differ; cubes without them say so."""
 
 import numpy as np
 import pytest
-from distributed import Client, LocalCluster
 
 import mcpdask
 from mcpdask.cli import main
@@ -15,18 +14,13 @@ RECOIL = "recoil_bins: {pt_min_gev: 1.0e-3, pt_max_gev: 1.0, num_bins: 12}\n"
 
 
 @pytest.fixture(scope="module")
-def recoil_store(tmp_path_factory):
+def recoil_store(tmp_path_factory, threads_client):
     d = tmp_path_factory.mktemp("recoil")
     config = d / "quick_recoil.yaml"
     config.write_text((CONFIG_DIR / "quick.yaml").read_text().replace("name: quick", "name: qr")
                       + RECOIL)  # fmt: skip
     store = d / "qr.zarr"
-    with (
-        LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
-                     dashboard_address=None) as cluster,
-        Client(cluster) as client,
-    ):  # fmt: skip
-        mcpdask.scan(config, store, client, progress=False)
+    mcpdask.scan(config, store, threads_client, progress=False)
     return config, store
 
 

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-from distributed import Client, LocalCluster
 
 import mcpdask
 from mcpdask.experiments import CONFIG_DIR
@@ -11,19 +10,14 @@ pytest.importorskip("matplotlib")
 
 
 @pytest.fixture(scope="module")
-def recoil_cube(tmp_path_factory):
+def recoil_cube(tmp_path_factory, threads_client):
     d = tmp_path_factory.mktemp("recoil_figures")
     config = d / "qr.yaml"
     config.write_text(
         (CONFIG_DIR / "quick.yaml").read_text().replace("name: quick", "name: qrf")
         + "recoil_bins: {pt_min_gev: 1.0e-3, pt_max_gev: 1.0, num_bins: 12}\n"
     )
-    with (
-        LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
-                     dashboard_address=None) as cluster,
-        Client(cluster) as client,
-    ):  # fmt: skip
-        mcpdask.scan(config, d / "qr.zarr", client, progress=False)
+    mcpdask.scan(config, d / "qr.zarr", threads_client, progress=False)
     return mcpdask.open_cube(d / "qr.zarr")
 
 
