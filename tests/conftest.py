@@ -63,6 +63,6 @@ def threads_client():
     with (
         LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
                      dashboard_address=None) as cluster,
-        Client(cluster) as client,
+        Client(cluster, set_as_default=False) as client,
     ):  # fmt: skip
         yield client

@@ -17,7 +17,6 @@ import numpy as np
 import pytest
 import xarray as xr
 import zarr
-from distributed import Client, LocalCluster
 
 import mcpdask
 from mcpdask import cube
@@ -66,14 +65,8 @@ def slow_point(task):
 
 
 @pytest.fixture(scope="module")
-def threads():
-    with (
-        LocalCluster(
-            n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
-        ) as cluster,
-        Client(cluster, set_as_default=False) as client,
-    ):
-        yield client
+def threads(threads_client):
+    return threads_client
 
 
 def _read(store):

@@ -142,14 +142,8 @@ def write_config(directory: Path, text: str) -> Path:
 
 
 @pytest.fixture(scope="module")
-def threads():
-    with (
-        LocalCluster(
-            n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
-        ) as cluster,
-        Client(cluster, set_as_default=False) as client,
-    ):
-        yield client
+def threads(threads_client):
+    return threads_client
 
 
 @pytest.fixture(scope="module")
