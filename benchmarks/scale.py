@@ -10,8 +10,8 @@ Every part records the load average before and after it; medians over `--repeats
   per point of the compute phase (schedule, ship, write). Also with the writes taken out (a
   writer that keeps nothing): the scheduler's throughput in points per second, and from it the
   largest number of workers a scan of 1 per cent points keeps busy (throughput x point time).
-  The scan writes its batches with PointWriter.write_batch (one shard write per variable and
-  region, then the statuses).
+  The scan writes its batches with PointWriter.write_batch (one chunk write per variable and
+  (experiment, energy), then the statuses).
 - paper: `mcpdask scan CONFIG --store NEW --workers N` as a subprocess (cluster start-up and
   imports included), N = 1, 2, cold (chain_length 1) and warm (as shipped).
 - point: one core, precision 0.001: the six benchmark points (NA64mu, LDMX x m_chi 0.01, 0.05,
@@ -99,8 +99,6 @@ def machinery(workdir, repeats, log):
         for n, c in cl.items():
             for config in (paper, many):
                 for wname, wcls in writers.items():
-                    if config is many and wname == "PointWriter" and n == 1:
-                        continue  # 9600 points x ~20 ms: the 2-worker row says it
                     walls = []
                     for _ in range(repeats):
                         store = Path(tempfile.mkdtemp(dir=workdir)) / "cube.zarr"

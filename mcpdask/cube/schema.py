@@ -53,10 +53,11 @@ __all__ = [
 SCHEMA_VERSION = 2
 READABLE_SCHEMAS = (1, 2)
 """Schema 1: one chunk file per point and variable, no consolidated metadata. Schema 2 (same
-variables, dims and attributes): each variable's points are Zarr v3 shards of up to SHARD_MASSES
-masses of one (experiment, energy), one inner chunk per point, and the root zarr.json holds
-consolidated metadata. Both are read and written (a schema-1 cube keeps its layout)."""
-SHARD_MASSES = 64
+variables, dims and attributes): each variable's points are Zarr v3 chunks of up to CHUNK_MASSES
+masses of one (experiment, energy) (the first schema-2 cubes: shards of that size with one
+inner chunk per point), and the root zarr.json holds consolidated metadata. All are read and
+written, each cube in its own layout."""
+CHUNK_MASSES = 64
 MARKER_ATTR = "mcpdask_cube"
 MARKER_VALUE = "mcpdask cross-section cube"
 SCHEMA_ATTR = "mcpdask_schema_version"

@@ -2,10 +2,11 @@
 
 Stores are local directories or fsspec URLs (cube.storage): s3:// read-write, http(s):// read-only.
 
-Layout (schema 2): every variable is one Zarr v3 array; its points are grouped in shards of one
-(experiment, energy) and up to SHARD_MASSES masses (one file per shard, one inner chunk per
-point), and the root zarr.json holds consolidated metadata (plain `xr.open_zarr` opens the cube
-without warnings). Cubes of schema 1 (one file per point and variable) are read and written too.
+Layout (schema 2): every variable is one Zarr v3 array; its points are grouped in chunks of one
+(experiment, energy) and up to CHUNK_MASSES masses (one file each), and the root zarr.json holds
+consolidated metadata (plain `xr.open_zarr` opens the cube without warnings). Cubes written as
+shards of per-point inner chunks (the first schema-2 cubes) and cubes of schema 1 (one file per
+point and variable) are read and written too, each in its own layout.
 
 Commit protocol (what a crash, a power loss or a reader in the middle of a scan can see):
 - Every file (object) is replaced as a whole: locally a temporary file is written, flushed
@@ -54,7 +55,7 @@ from mcpdask.cube.schema import (
     POINT_DIMS,
     RECOIL_COORDS,
     RECOIL_VARS,
-    SHARD_MASSES,
+    CHUNK_MASSES,
     PointResult,
     Status,
     data_vars_of,
@@ -155,27 +156,24 @@ def _empty_cube(spec: ScanSpec) -> xr.Dataset:
 
 
 def _encoding(ds: xr.Dataset) -> dict[str, dict]:
-    """One inner chunk per point (experiment=1, energy=1, mass=1, x=all) in shards of one
-    (experiment, energy) and up to SHARD_MASSES masses; zstd frames with a checksum and a
-    checksummed shard index, so a damaged file fails to decode instead of giving other numbers."""
+    """One chunk (one file) per (experiment, energy) and up to CHUNK_MASSES masses, whole along
+    x and p_T; zstd frames with a checksum, so a damaged file fails to decode instead of giving
+    other numbers. Plain chunks rather than shards of per-point inner chunks: a point write
+    rewrites the whole file either way, and zarr's sharding codec costs 18 ms per write and
+    14 ms per read of such a file against 2.8 and 0.7 ms for the plain chunk (issue 17)."""
     from zarr.codecs import ZstdCodec
 
     enc = {}
     for name, (dims, *_rest) in data_vars_of(ds.data_vars).items():
-        chunks = tuple(ds.sizes[d] if d in FULL_DIMS else 1 for d in dims)
-        shards = tuple(
+        chunks = tuple(
             ds.sizes[d]
             if d in FULL_DIMS
-            else max(1, min(ds.sizes[d], SHARD_MASSES))
+            else max(1, min(ds.sizes[d], CHUNK_MASSES))
             if d == "mass"
             else 1
             for d in dims
         )
-        enc[name] = {
-            "chunks": chunks,
-            "shards": shards,
-            "compressors": (ZstdCodec(level=0, checksum=True),),
-        }
+        enc[name] = {"chunks": chunks, "compressors": (ZstdCodec(level=0, checksum=True),)}
     return enc
 
 
@@ -446,7 +444,7 @@ def clean_leftovers(store: str | Path | Location) -> int:
 
 class PointWriter:
     """Writes finished points into their chunks of an existing cube: data first, the point's note
-    (reason) next, status last, each one atomic and durable write (of the point's shard of each
+    (reason) next, status last, each one atomic and durable write (of the point's chunk of each
     variable). A point counts only once its status landed, so a kill or a power cut at any moment
     leaves every point either done with all its data, or missing."""
 
@@ -477,8 +475,8 @@ class PointWriter:
     def write_batch(self, items) -> None:
         """Write many finished points [(experiment, energy, mass, PointResult), ...] with the
         commit order of `write`: every point's data first (one write per variable and
-        (experiment, energy) shard region), then the notes (one attribute write), then the
-        statuses (one write per shard region). A kill at any moment leaves each point done with
+        (experiment, energy) chunk region), then the notes (one attribute write), then the
+        statuses (one write per chunk region). A kill at any moment leaves each point done with
         all its data, or missing."""
         items = list(items)
         if not items:

@@ -99,11 +99,12 @@ def test_empty_cube_is_missing_and_lazy(store):
     assert ds.sigma.isnull().all()
 
 
-def test_one_point_is_one_chunk(store):
+def test_one_chunk_per_experiment_and_energy(store):
+    """Every (experiment, energy) of a variable is one file (its masses, whole along x)."""
     group = zarr.open_group(store, mode="r")
-    assert group["dsigma_dx"].chunks == (1, 1, 1, 20)
-    assert group["sigma"].chunks == (1, 1, 1)
-    assert group["status"].chunks == (1, 1, 1)
+    assert group["dsigma_dx"].chunks == (1, 1, 3, 20) and group["dsigma_dx"].shards is None
+    assert group["sigma"].chunks == (1, 1, 3)
+    assert group["status"].chunks == (1, 1, 3)
 
 
 def test_point_write_touches_only_that_point(store):

@@ -182,8 +182,8 @@ def _fast_point(task):
 
 
 def test_layout_files_per_point_and_plain_xarray(tmp_path, threads):
-    """The 80-point paper scan: shards of (experiment, energy) for each variable, consolidated
-    metadata; plain xarray opens it without any warning and with the same numbers."""
+    """The 80-point paper scan: a chunk (file) per (experiment, energy) for each variable,
+    consolidated metadata; plain xarray opens it without any warning and with the same numbers."""
     store = _paper_cube(tmp_path, threads)
     files = [p for p in store.rglob("*") if p.is_file()]
     chunk_files = [p for p in files if p.name != "zarr.json"]
@@ -191,8 +191,8 @@ def test_layout_files_per_point_and_plain_xarray(tmp_path, threads):
     assert len(chunk_files) <= 10 * 2 + 25, len(chunk_files)
     assert len(files) <= 70, len(files)  # schema 1: 764 files
     group = zarr.open_group(store, mode="r")
-    assert group["dsigma_dx"].shards == (1, 1, 40, 100)
-    assert group["dsigma_dx"].chunks == (1, 1, 1, 100)
+    assert group["dsigma_dx"].shards is None
+    assert group["dsigma_dx"].chunks == (1, 1, 40, 100)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         plain = xr.open_zarr(store)
@@ -215,32 +215,49 @@ def test_extension_rewrites_the_consolidated_metadata(tmp_path):
     assert sorted(plain.mass.values) == sorted(bigger.masses_gev)
 
 
-def test_a_schema_1_cube_opens_and_scans(tmp_path, threads):
-    """A cube in the layout of schema 1 (one file per point and variable, no consolidated
-    metadata) opens with its numbers, and a scan finishes and extends it in its own layout."""
+def _cube_in_layout(path, spec, schema, inner_chunk_per_point):
+    """An empty cube of `spec` written with one chunk per point (schema 1), or as shards of
+    per-point inner chunks (the first schema-2 cubes)."""
     from mcpdask.cube import store as cube_store
 
+    ds = cube_store._empty_cube(spec)
+    ds.attrs.update(cube.schema.provenance_attrs(spec) | {cube.schema.SCHEMA_ATTR: schema})
+    enc = {}
+    for name, e in cube_store._encoding(ds).items():
+        per_point = tuple(1 if d == "mass" else n for d, n in zip(ds[name].dims, e["chunks"],
+                                                                 strict=True))  # fmt: skip
+        enc[name] = {**e, "chunks": per_point}
+        if inner_chunk_per_point:
+            enc[name]["shards"] = e["chunks"]
+    ds.to_zarr(path, mode="w-", encoding=enc, consolidated=False, zarr_format=3)
+    if schema == 2:
+        cube.group.update_attrs(path, consolidated=cube_store.consolidated_metadata(path))
+
+
+@pytest.mark.parametrize(
+    "schema, sharded", [(1, False), (2, True)], ids=["schema 1", "schema 2 sharded"]
+)
+def test_older_layouts_open_and_scan_in_their_layout(tmp_path, threads, schema, sharded):
+    """A cube in the layout of schema 1 (one file per point and variable, no consolidated
+    metadata) or of the first schema-2 cubes (shards of per-point inner chunks) opens with its
+    numbers, and a scan finishes and extends it in its own layout."""
     spec = load_scan(CONFIG_DIR / "quick.yaml")
     path = tmp_path / "old.zarr"
-    ds = cube_store._empty_cube(spec)
-    ds.attrs.update(cube.schema.provenance_attrs(spec) | {cube.schema.SCHEMA_ATTR: 1})
-    enc = {
-        name: {k: v for k, v in e.items() if k != "shards"}
-        for name, e in cube_store._encoding(ds).items()
-    }
-    ds.to_zarr(path, mode="w-", encoding=enc, consolidated=False, zarr_format=3)
+    _cube_in_layout(path, spec, schema, sharded)
     writer = cube.PointWriter(path)
     one = cube.PointResult(np.full(20, 2.0), np.full(20, 0.01), 2.0, 0.01, 1.0, 0.5, 10, 0.1,
                            cube.Status.CONVERGED)  # fmt: skip
     writer.write("ldmx", 8.0, 0.1, one)
     old = mcpdask.open_cube(path)
-    assert old.attrs[cube.schema.SCHEMA_ATTR] == 1
+    assert old.attrs[cube.schema.SCHEMA_ATTR] == schema
     assert float(old.sigma.sel(experiment="ldmx", energy=8.0, mass=0.1)) == 2.0
-    assert "schema 1" in cube_summary(path)
+    if schema == 1:
+        assert "schema 1" in cube_summary(path)
     bigger = spec.replace(masses_gev=np.r_[spec.masses_gev, 0.05])
     report = mcpdask.scan(bigger, path, threads, progress=False, point_function=_fast_point)
     assert report.n_submitted == 2 * 4 - 1
     ds = mcpdask.open_cube(path)
     assert int((ds.status != 0).sum()) == 8 and ds.sizes["mass"] == 4
     assert float(ds.sigma.sel(experiment="ldmx", energy=8.0, mass=0.1)) == 2.0
-    assert zarr.open_group(path, mode="r")["sigma"].shards is None  # its layout is kept
+    sigma = zarr.open_group(path, mode="r")["sigma"]  # its layout is kept
+    assert sigma.chunks == (1, 1, 1) and (sigma.shards is not None) == sharded

@@ -274,11 +274,11 @@ CRASH_CHAIN = [
     # (crash point, what it interrupts)
     ("create:7:", "creating the cube (7th file)"),
     ("history:1:zarr.json", "writing the history entry (root metadata)"),
-    # points are written in batches (PointWriter.write_batch: one shard write per variable and
-    # (experiment, energy)), so the nth write of a variable is the nth shard of a batch
-    ("write:1:dsigma_dx/c", "writing a dsigma_dx shard (first of a batch)"),
-    ("write:2:status/c", "writing a status shard (2nd): data landed, status not"),
-    ("write:1:sigma_err/c", "writing a sigma_err shard (first of a batch)"),
+    # points are written in batches (PointWriter.write_batch: one chunk write per variable and
+    # (experiment, energy)), so the nth write of a variable is the nth chunk of a batch
+    ("write:1:dsigma_dx/c", "writing a dsigma_dx chunk (first of a batch)"),
+    ("write:2:status/c", "writing a status chunk (2nd): data landed, status not"),
+    ("write:1:sigma_err/c", "writing a sigma_err chunk (first of a batch)"),
     # the points with a reason (below threshold) are submitted last: still to do here
     ("write:1:zarr.json", "writing a point's note (root metadata)"),
 ]
@@ -539,12 +539,12 @@ def test_unusable_results_become_failed_points(bad, why):
 
 
 def _chunk(store: Path, var: str) -> Path:
-    """The file (shard) holding `var` of the first converged point."""
+    """The file (chunk) holding `var` of the first converged point."""
     group = zarr.open_group(store, mode="r")
     status = group["status"][...]
     idx = tuple(int(i) for i in np.argwhere(status == cube.Status.CONVERGED)[0])
-    shard = group[var].metadata.chunk_grid.chunk_shape
-    key = tuple(i // n for i, n in zip(idx, shard, strict=False))
+    chunk = group[var].metadata.chunk_grid.chunk_shape
+    key = tuple(i // n for i, n in zip(idx, chunk, strict=False))
     return store / var / "c" / "/".join(map(str, key + ((0,) if var.startswith("dsigma") else ())))
 
 
@@ -611,7 +611,7 @@ def _a_file(store):
 
 DAMAGE = [
     (_truncate, "variable 'dsigma_dx': cannot decode chunk"),
-    (_empty_chunk, "has status converged but sigma missing"),  # an empty shard reads as empty
+    (_empty_chunk, "variable 'sigma': cannot decode chunk"),
     (_flip_byte, "variable 'dsigma_dx_err': cannot decode chunk"),
     (_lost_chunk, "has status converged but sigma missing"),
     (_bad_status, "status code not in 0-4"),
