@@ -184,7 +184,9 @@ class MesonProduction(_Strict):
             names = [canonical_meson_name(v) for v in value]
             unknown = [n for n in names if n not in PDG_VECTOR_MESONS]
             if unknown:
-                raise ValueError(f"unknown meson {unknown[0]!r}; known: {', '.join(PDG_VECTOR_MESONS)}")
+                raise ValueError(
+                    f"unknown meson {unknown[0]!r}; known: {', '.join(PDG_VECTOR_MESONS)}"
+                )
             return tuple(names)
         return value
 

@@ -48,6 +48,7 @@ from mcpdask.cube.group import (
 )
 from mcpdask.cube.lock import StoreInUseError, StoreLock
 from mcpdask.cube.schema import (
+    CHUNK_MASSES,
     DATA_VARS,
     EXPERIMENT_COORDS,
     EXTENDING_ATTR,
@@ -55,7 +56,6 @@ from mcpdask.cube.schema import (
     POINT_DIMS,
     RECOIL_COORDS,
     RECOIL_VARS,
-    CHUNK_MASSES,
     PointResult,
     Status,
     data_vars_of,

@@ -58,9 +58,7 @@ class Meson:
             raise PhysicsInputError(
                 f"meson {self.name!r}: br_ee must be in [0, 1], got {self.br_ee!r}"
             )
-        if self.yield_at_nominal_exposure is not None and not (
-            self.yield_at_nominal_exposure >= 0
-        ):
+        if self.yield_at_nominal_exposure is not None and not (self.yield_at_nominal_exposure >= 0):
             raise PhysicsInputError(
                 f"meson {self.name!r}: yield_at_nominal_exposure must be >= 0, "
                 f"got {self.yield_at_nominal_exposure!r}"
