@@ -8,8 +8,10 @@ cube, created with a conditional PUT (If-None-Match: *), so of two writers exact
 it. It names its holder and a lease: the holder renews it every LEASE_S / 4 seconds (a PUT
 conditional on the object's ETag). A lock whose lease ran out, or whose holder is a dead process
 on this host, is stale and is taken over by a PUT conditional on the stale object's ETag (two
-takers cannot both win). A scan that cannot renew its lease (someone took the lock over) stops
-writing. The store must offer conditional writes (AWS S3 and MinIO do, so does moto); HTTP
+takers cannot both win). A writer checks before each write that its lease has at least half
+of LEASE_S to run (`StoreLock.check_held`): one whose lease could not be renewed for LEASE_S / 2
+(a network outage, a paused process) or was taken over stops writing, so two writers never
+interleave. The store must offer conditional writes (AWS S3 and MinIO do, so does moto); HTTP
 stores are read-only and refuse any writer.
 """
 
@@ -137,6 +139,25 @@ class StoreLock:
         """True once an object-store lock could not be renewed (another writer took it)."""
         return self._object is not None and self._object.lost
 
+    def check_held(self, what: str = "writing") -> None:
+        """StoreInUseError unless this process surely holds the lock for the next LEASE_S / 2:
+        always for an flock (held until the process exits); for an object-store lock, while
+        its lease, renewed every LEASE_S / 4, has at least half of LEASE_S to run."""
+        if self._object is None:
+            return
+        left = self._object.remaining_s()
+        if left >= LEASE_S / 2:
+            return
+        why = (
+            "another writer took it over"
+            if self._object.lost
+            else f"its lease was not renewed for {LEASE_S - left:.0f} s of {LEASE_S:.0f} s"
+        )
+        raise StoreInUseError(
+            f"{self.store}: this process no longer surely holds the store's lock ({why}): "
+            f"stopped before {what}, so two writers never interleave"
+        )
+
     def release(self) -> None:
         if self._object is not None:
             self._object.release()
@@ -174,6 +195,7 @@ class ObjectLock:
         self.etag: str | None = None
         self.stale_holder: dict | None = None
         self.lost = False
+        self.renewed = 0.0  # time.monotonic() of the last successful (re)newal
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -244,7 +266,7 @@ class ObjectLock:
                 if etag is None:
                     continue  # another taker was faster: look again
                 self.stale_holder = holder or None
-            self.etag = etag
+            self.etag, self.renewed = etag, time.monotonic()
             self._thread = threading.Thread(target=self._renew, daemon=True,
                                             name="mcpdask-lock-lease")  # fmt: skip
             self._thread.start()
@@ -252,11 +274,20 @@ class ObjectLock:
 
     def _renew(self) -> None:
         while not self._stop.wait(LEASE_S / 4):
-            etag = self._put(IfMatch=self.etag)
+            try:
+                etag = self._put(IfMatch=self.etag)
+            except StoreError:
+                continue  # the store did not answer: try again; check_held counts the time
             if etag is None:
                 self.lost = True
                 return
-            self.etag = etag
+            self.etag, self.renewed = etag, time.monotonic()
+
+    def remaining_s(self) -> float:
+        """Seconds the lease surely has to run (0 once it was lost)."""
+        if self.lost or self.etag is None:
+            return 0.0
+        return LEASE_S - (time.monotonic() - self.renewed)
 
     def release(self) -> None:
         self._stop.set()

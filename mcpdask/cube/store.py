@@ -448,8 +448,9 @@ class PointWriter:
     variable). A point counts only once its status landed, so a kill or a power cut at any moment
     leaves every point either done with all its data, or missing."""
 
-    def __init__(self, store: str | Path | Location):
+    def __init__(self, store: str | Path | Location, lock: StoreLock | None = None):
         self.location = location(store)
+        self.lock = lock  # checked before each write (an object-store lease may be lost)
         self.store = self.location.path if self.location.path is not None else self.location
         self.group = open_group(self.location, mode="r+")
         self.specs = data_vars_of(list(self.group.array_keys()))
@@ -481,6 +482,7 @@ class PointWriter:
         items = list(items)
         if not items:
             return
+        self._check_lock(f"writing {len(items)} finished points (they stay missing)")
         index = np.array([self.index(*it[:3]) for it in items])
         values = [it[3].arrays() for it in items]
         groups: dict[tuple[int, int], list[int]] = {}
@@ -512,10 +514,12 @@ class PointWriter:
                     notes.pop(key, None)  # a recomputed point drops its old note
             update_attrs(self.location, {"point_notes": notes})
             self._noted = set(notes)
+        self._check_lock(f"committing {len(items)} written points (they stay missing)")
         write_variable("status", self.specs["status"])
 
     def write(self, experiment: str, energy: float, mass: float, result: PointResult) -> None:
         """Write one point's result: data, then its note (reason), then its status."""
+        self._check_lock("writing a finished point (it stays missing)")
         idx = self.index(experiment, energy, mass)
         values = result.arrays()
         for name, spec in self.specs.items():
@@ -536,4 +540,9 @@ class PointWriter:
                 notes.pop(key, None)
             update_attrs(self.location, {"point_notes": notes})
             self._noted = set(notes)
+        self._check_lock("committing a written point (it stays missing)")
         self.arrays["status"][idx] = values["status"]
+
+    def _check_lock(self, what: str) -> None:
+        if self.lock is not None:
+            self.lock.check_held(what)

@@ -116,7 +116,7 @@ def scan(
         n_removed = cube.clean_leftovers(store)
         if n_removed:
             log.info("removed %d leftovers of an interrupted write", n_removed)
-        run = _Scan(spec, store, retry_failed, point_function, progress)
+        run = _Scan(spec, store, lock, retry_failed, point_function, progress)
         if not run.prepare_checks():
             return run.report
         with (
@@ -130,8 +130,8 @@ def scan(
 class _Scan:
     """The steps of one locked scan: refuse or accept, create or extend, compute and write."""
 
-    def __init__(self, spec, store, retry_failed, point_function, progress):
-        self.spec, self.store = spec, store
+    def __init__(self, spec, store, lock, retry_failed, point_function, progress):
+        self.spec, self.store, self.lock = spec, store, lock
         self.retry_failed, self.point_function, self.progress = (
             retry_failed,
             point_function,
@@ -190,7 +190,7 @@ class _Scan:
                     self.store,
                     ", ".join(f"{len(v)} new {k}" for k, v in added.items() if v),
                 )
-        writer = cube.PointWriter(self.store)
+        writer = cube.PointWriter(self.store, lock=self.lock)
         todo = self._todo(writer)
         report = self.report = ScanReport(
             store=self.store,

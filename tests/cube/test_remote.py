@@ -25,10 +25,12 @@ import numpy as np
 import pytest
 
 import mcpdask
+import mcpdask.cube.lock as lock_module
 from mcpdask import cube
 from mcpdask.cli import main
 from mcpdask.errors import StoreError
-from mcpdask.experiments import CONFIG_DIR
+from mcpdask.experiments import CONFIG_DIR, load_scan
+from mcpdask.scanning.point import make_task
 
 pytest.importorskip("s3fs")
 pytest.importorskip("moto.server")
@@ -207,6 +209,71 @@ def test_s3_lock_is_one_writer(s3):
     # released: the next writer takes it at once
     with cube.StoreLock(url) as again:
         assert again.stale_holder is None
+
+
+def _stored(url) -> int:
+    return int((mcpdask.open_cube(url, verify=False).status != 0).sum())
+
+
+def test_a_writer_whose_lease_ran_down_stops_writing(s3, monkeypatch):
+    """A writer that could not renew its S3 lease for LEASE_S / 2 (its renewals stopped, as in a
+    paused process) refuses to write; once the lease ran out another writer takes it over."""
+    monkeypatch.setattr(lock_module, "LEASE_S", 2.0)
+    bucket, _env = s3
+    url = f"{bucket}/lease.zarr"
+    spec = load_scan(QUICK)
+    points = spec.points()
+    result = paced_point(make_task(spec, spec.experiment(points[0][0]), *points[0][1:]))
+    lock = cube.StoreLock(url, purpose="scan paused").acquire()
+    try:
+        cube.create_cube(url, spec)
+        writer = cube.PointWriter(url, lock=lock)
+        writer.write_batch([(*points[0], result)])  # held: written
+        lock._object._stop.set()  # its renewals stop
+        lock._object._thread.join()
+        time.sleep(1.1)
+        with pytest.raises(cube.StoreInUseError, match="not renewed for 1 s of 2 s"):
+            writer.write_batch([(*points[1], result)])
+        time.sleep(1.0)  # the lease ran out: the next writer takes over
+        with cube.StoreLock(url) as other:
+            assert other.stale_holder["purpose"] == "scan paused"
+    finally:
+        lock.release()
+    assert _stored(url) == 1
+
+
+def test_a_scan_whose_lock_is_taken_over_stops_writing(s3, monkeypatch, threads_client, tmp_path):
+    """Someone replaces a running scan's lock object: at its next renewal the scan learns it,
+    and it writes nothing more (the points it finished stay missing, none is half written)."""
+    import fsspec
+
+    monkeypatch.setattr(lock_module, "LEASE_S", 2.0)
+    bucket, _env = s3
+    url = f"{bucket}/taken.zarr"
+    config = tmp_path / "many.yaml"
+    config.write_text(MANY)
+    fs = fsspec.filesystem("s3")
+
+    def take_over():
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with contextlib.suppress(StoreError):
+                if _stored(url) >= 4:
+                    break
+            time.sleep(0.05)
+        holder = {"pid": 1, "host": "elsewhere", "purpose": "another scan", "expires": 1e12}
+        fs.pipe_file(cube.lock_path(url), json.dumps(holder).encode())
+
+    thief = threading.Thread(target=take_over)
+    thief.start()
+    with pytest.raises(cube.StoreInUseError, match="another writer took it over"):
+        mcpdask.scan(config, url, threads_client, progress=False, point_function=paced_point)
+    thief.join()
+    n = _stored(url)
+    assert 4 <= n < 60
+    time.sleep(1.5)  # the scan's tasks were cancelled: nothing lands later
+    assert _stored(url) == n
+    mcpdask.open_cube(url)  # whole: verifies
 
 
 DRIVER = """
