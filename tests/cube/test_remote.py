@@ -178,6 +178,38 @@ def test_http_read_only_round_trip(quick_cube_store, http_root, capsys, tmp_path
         mcpdask.open_cube(f"{base}/nothing.zarr")
 
 
+def _reach_json(target) -> dict:
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert main(["reach", str(target), "--format", "json"]) == 0
+    data = json.loads(out.getvalue())
+    data.pop("store", None)
+    for key in ("store", "created"):
+        data.get("assumptions", {}).pop(key, None)
+    return data
+
+
+def test_reach_figures_and_browser_read_an_http_cube(quick_cube_store, http_root, tmp_path):
+    """The views read a cube on a web server as they read it on disk: the same reach (windows
+    and limits), the reach plot and figures written, the browser's limits equal."""
+    from mcpdask.views.browser import LimitBrowser
+
+    root, base = http_root
+    if not (root / "quick.zarr").exists():
+        shutil.copytree(quick_cube_store, root / "quick.zarr")
+    url = f"{base}/quick.zarr"
+    assert _reach_json(url) == _reach_json(quick_cube_store)
+    with redirect_stdout(io.StringIO()):
+        assert main(["reach", url, "--plot", str(tmp_path / "reach.png")]) == 0
+        assert main(["figures", url, "--out", str(tmp_path / "figs"), "--only", "sigma,reach",
+                     "-q"]) == 0  # fmt: skip
+    assert (tmp_path / "reach.png").stat().st_size > 10_000
+    assert {p.suffix for p in (tmp_path / "figs").iterdir()} >= {".pdf", ".png"}
+    remote = LimitBrowser(mcpdask.open_cube(url), ()).grid
+    local = LimitBrowser(mcpdask.open_cube(quick_cube_store), ()).grid
+    assert remote.equals(local) and remote.sizes == local.sizes
+
+
 def test_s3_scan_round_trip_and_limits_equal_the_local_cube(quick_cube_store, s3, http_root):
     """`scan --store s3://...` writes the cube (real physics); it equals the local cube bit for
     bit, and so do the limits from S3 and from HTTP; a rerun computes nothing."""
