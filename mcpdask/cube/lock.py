@@ -11,7 +11,8 @@ on this host, is stale and is taken over by a PUT conditional on the stale objec
 takers cannot both win). A writer checks before each write that its lease has at least half
 of LEASE_S to run (`StoreLock.check_held`): one whose lease could not be renewed for LEASE_S / 2
 (a network outage, a paused process) or was taken over stops writing, so two writers never
-interleave. The store must offer conditional writes (AWS S3 and MinIO do, so does moto); HTTP
+interleave. The margin (LEASE_S / 2) covers a write's duration and the difference between this
+host's clock and the clocks of the hosts that judge the lease's expiry. The store must offer conditional writes (AWS S3 and MinIO do, so does moto); HTTP
 stores are read-only and refuse any writer.
 """
 
@@ -254,6 +255,7 @@ class ObjectLock:
         """None once locked, else the live holder's description."""
         while True:
             self._started = now()
+            sent = time.monotonic()
             etag = self._put(IfNoneMatch="*")
             if etag is None:
                 found = self._read()
@@ -262,11 +264,12 @@ class ObjectLock:
                 holder, stale_etag = found
                 if not _stale(holder):
                     return holder or {"pid": "?", "host": "?"}
+                sent = time.monotonic()
                 etag = self._put(IfMatch=stale_etag)
                 if etag is None:
                     continue  # another taker was faster: look again
                 self.stale_holder = holder or None
-            self.etag, self.renewed = etag, time.monotonic()
+            self.etag, self.renewed = etag, sent
             self._thread = threading.Thread(target=self._renew, daemon=True,
                                             name="mcpdask-lock-lease")  # fmt: skip
             self._thread.start()
@@ -274,14 +277,30 @@ class ObjectLock:
 
     def _renew(self) -> None:
         while not self._stop.wait(LEASE_S / 4):
+            sent = time.monotonic()  # the lease others see runs from before the request
             try:
                 etag = self._put(IfMatch=self.etag)
             except StoreError:
                 continue  # the store did not answer: try again; check_held counts the time
             if etag is None:
+                etag = self._still_ours()
+            if etag is None:
                 self.lost = True
                 return
-            self.etag, self.renewed = etag, time.monotonic()
+            self.etag, self.renewed = etag, sent
+
+    def _still_ours(self) -> str | None:
+        """The lock object's ETag if it is still this writer's (a renewal that failed in
+        transit but landed changed the ETag), None if another writer holds it."""
+        try:
+            found = self._read()
+        except Exception:  # noqa: BLE001 - unreadable now: not known to be ours
+            return None
+        if found is None:
+            return None
+        holder, etag = found
+        mine = {"pid": os.getpid(), "host": socket.gethostname(), "started": self._started}
+        return etag if all(holder.get(k) == v for k, v in mine.items()) else None
 
     def remaining_s(self) -> float:
         """Seconds the lease surely has to run (0 once it was lost)."""

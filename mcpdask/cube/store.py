@@ -165,13 +165,10 @@ def _encoding(ds: xr.Dataset) -> dict[str, dict]:
 
     enc = {}
     for name, (dims, *_rest) in data_vars_of(ds.data_vars).items():
+        # CHUNK_MASSES even for fewer masses (zarr pads the edge chunk): a cube extended by
+        # new masses later fills the same files instead of adding small ones
         chunks = tuple(
-            ds.sizes[d]
-            if d in FULL_DIMS
-            else max(1, min(ds.sizes[d], CHUNK_MASSES))
-            if d == "mass"
-            else 1
-            for d in dims
+            ds.sizes[d] if d in FULL_DIMS else CHUNK_MASSES if d == "mass" else 1 for d in dims
         )
         enc[name] = {"chunks": chunks, "compressors": (ZstdCodec(level=0, checksum=True),)}
     return enc
@@ -482,16 +479,17 @@ class PointWriter:
         items = list(items)
         if not items:
             return
-        self._check_lock(f"writing {len(items)} finished points (they stay missing)")
+        writing = f"writing {len(items)} finished points (they stay missing)"
         index = np.array([self.index(*it[:3]) for it in items])
         values = [it[3].arrays() for it in items]
         groups: dict[tuple[int, int], list[int]] = {}
         for k, (ie, ien, _im) in enumerate(index):
             groups.setdefault((int(ie), int(ien)), []).append(k)
 
-        def write_variable(name, spec):
+        def write_variable(name, spec, what):
             arr = self.arrays[name]
             for (ie, ien), ks in groups.items():
+                self._check_lock(what)
                 ims = index[ks, 2]
                 lo, hi = int(ims.min()), int(ims.max()) + 1
                 region = (ie, ien, slice(lo, hi))
@@ -503,9 +501,10 @@ class PointWriter:
 
         for name, spec in self.specs.items():
             if name != "status":
-                write_variable(name, spec)
+                write_variable(name, spec, writing)
         keys = [point_key(*it[:3]) for it in items]
         if any(it[3].reason for it in items) or self._noted & set(keys):
+            self._check_lock(writing)
             notes = dict(read_store_attrs(self.location).get("point_notes", {}))
             for key, it in zip(keys, items, strict=True):
                 if it[3].reason:
@@ -514,17 +513,17 @@ class PointWriter:
                     notes.pop(key, None)  # a recomputed point drops its old note
             update_attrs(self.location, {"point_notes": notes})
             self._noted = set(notes)
-        self._check_lock(f"committing {len(items)} written points (they stay missing)")
-        write_variable("status", self.specs["status"])
+        write_variable("status", self.specs["status"], writing)
 
     def write(self, experiment: str, energy: float, mass: float, result: PointResult) -> None:
         """Write one point's result: data, then its note (reason), then its status."""
-        self._check_lock("writing a finished point (it stays missing)")
+        writing = "writing a finished point (it stays missing)"
         idx = self.index(experiment, energy, mass)
         values = result.arrays()
         for name, spec in self.specs.items():
             if name == "status":
                 continue
+            self._check_lock(writing)
             full = [d for d in spec.dims if d in FULL_DIMS]
             where = (*idx, *(slice(None) for _ in full))
             value = values.get(name)
@@ -533,6 +532,7 @@ class PointWriter:
             self.arrays[name][where] = value
         key = point_key(experiment, energy, mass)
         if result.reason or key in self._noted:  # a recomputed point drops its old note
+            self._check_lock(writing)
             notes = dict(read_store_attrs(self.location).get("point_notes", {}))
             if result.reason:
                 notes[key] = str(result.reason)
@@ -540,9 +540,11 @@ class PointWriter:
                 notes.pop(key, None)
             update_attrs(self.location, {"point_notes": notes})
             self._noted = set(notes)
-        self._check_lock("committing a written point (it stays missing)")
+        self._check_lock(writing)
         self.arrays["status"][idx] = values["status"]
 
     def _check_lock(self, what: str) -> None:
+        """Before every file write: the store's lock is surely still ours (StoreLock.check_held),
+        so a writer whose object-store lease ran down never overwrites another's files."""
         if self.lock is not None:
             self.lock.check_held(what)

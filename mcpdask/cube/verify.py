@@ -124,8 +124,8 @@ def verify_snapshot(store: str | Path | Location, snapshot: dict[str, Any]) -> N
 
 
 def _unreadable(arr, name: str, exc: Exception, data: dict) -> str:
-    """Which files (chunks, or shards of chunks) of `arr` fail to decode, with their points
-    where the coordinates are known."""
+    """Which files (chunks; in the first schema-2 cubes, shards of per-point chunks) of `arr`
+    fail to decode, with their points where the coordinates are known."""
     bad = []
     grid = tuple(-(-n // c) for n, c in zip(arr.shape, arr.metadata.chunk_grid.chunk_shape,
                                             strict=True))  # fmt: skip
@@ -158,9 +158,10 @@ def _point_label(idx: tuple, data: dict, arr) -> str:
         m1 = min(m0 + shape[2], len(data["mass"])) - 1
         if m1 <= m0:
             return " = point " + _label(data, (ie, ien, m0))
+        held = np.asarray(data["mass"][m0 : m1 + 1], dtype=float)  # unsorted once extended
         return (
-            f" = points ({data['experiment'][ie]}, E = {float(data['energy'][ien]):g} GeV, "
-            f"m = {float(data['mass'][m0]):.6g} to {float(data['mass'][m1]):.6g} GeV)"
+            f" = {held.size} points ({data['experiment'][ie]}, E = {float(data['energy'][ien]):g}"
+            f" GeV, m between {held.min():.6g} and {held.max():.6g} GeV)"
         )
     except IndexError:
         return ""

@@ -100,11 +100,12 @@ def test_empty_cube_is_missing_and_lazy(store):
 
 
 def test_one_chunk_per_experiment_and_energy(store):
-    """Every (experiment, energy) of a variable is one file (its masses, whole along x)."""
+    """Every (experiment, energy) of a variable is one file (up to 64 masses, whole along x;
+    fewer masses are padded, so an extension fills the same file)."""
     group = zarr.open_group(store, mode="r")
-    assert group["dsigma_dx"].chunks == (1, 1, 3, 20) and group["dsigma_dx"].shards is None
-    assert group["sigma"].chunks == (1, 1, 3)
-    assert group["status"].chunks == (1, 1, 3)
+    assert group["dsigma_dx"].chunks == (1, 1, 64, 20) and group["dsigma_dx"].shards is None
+    assert group["sigma"].chunks == (1, 1, 64)
+    assert group["status"].chunks == (1, 1, 64)
 
 
 def test_point_write_touches_only_that_point(store):

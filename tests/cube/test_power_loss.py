@@ -79,7 +79,7 @@ def test_replay_with_the_last_write_torn_or_missing(recorded, tmp_path, last):
     want = _numbers(final)
     status_writes = [i for i, (p, _d) in enumerate(writes) if p.parts[0] == "status"]
     assert len(status_writes) == len(POINTS)  # one status write per point, each the last
-    assert len(writes) >= 6 * len(POINTS)  # data shards, notes, status (fill-only chunks: none)
+    assert len(writes) >= 6 * len(POINTS)  # data chunks, notes, status (fill-only chunks: none)
     for cut in range(len(writes) + 1):
         store = tmp_path / f"cut{cut}.zarr"
         shutil.copytree(before, store)

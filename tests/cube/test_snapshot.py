@@ -181,7 +181,7 @@ def _fast_point(task):
                        Status.CONVERGED)  # fmt: skip
 
 
-def test_layout_files_per_point_and_plain_xarray(tmp_path, threads):
+def test_layout_one_file_per_experiment_and_energy_and_plain_xarray(tmp_path, threads):
     """The 80-point paper scan: a chunk (file) per (experiment, energy) for each variable,
     consolidated metadata; plain xarray opens it without any warning and with the same numbers."""
     store = _paper_cube(tmp_path, threads)
@@ -192,7 +192,7 @@ def test_layout_files_per_point_and_plain_xarray(tmp_path, threads):
     assert len(files) <= 70, len(files)  # schema 1: 764 files
     group = zarr.open_group(store, mode="r")
     assert group["dsigma_dx"].shards is None
-    assert group["dsigma_dx"].chunks == (1, 1, 40, 100)
+    assert group["dsigma_dx"].chunks == (1, 1, 64, 100)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         plain = xr.open_zarr(store)

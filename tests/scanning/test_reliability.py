@@ -653,7 +653,9 @@ def test_damaged_chunk_names_the_point(tmp_path, reference):
     _truncate(store)
     with pytest.raises(StoreError) as err:
         mcpdask.open_cube(store)
-    assert "= points (na64mu, E = 160 GeV, m = 0.005 to 6 GeV)" in str(err.value)  # one shard
+    assert "= 12 points (na64mu, E = 160 GeV, m between 0.005 and 6 GeV)" in str(
+        err.value
+    )  # one chunk
     assert "truncated or corrupt chunk file" in str(err.value)
 
 
