@@ -63,6 +63,9 @@ class NullWriter:
     def write(self, *args):
         pass
 
+    def write_batch(self, items):
+        pass
+
 
 def _scan_config(path, base, **changes):
     cfg = yaml.safe_load((CONFIGS / base).read_text())
@@ -93,7 +96,7 @@ def machinery(workdir, repeats, log):
                         mass_grid={"num": 80})  # fmt: skip
     real_writer = cube.PointWriter
     writers = {"PointWriter": real_writer,  # batched: the scan uses PointWriter.write_batch
-               "no writes": lambda store: NullWriter(real_writer(store))}  # fmt: skip
+               "no writes": lambda store, lock=None: NullWriter(real_writer(store))}  # fmt: skip
     rows = []
     with clusters((1, 2)) as cl:
         for n, c in cl.items():
