@@ -4,7 +4,8 @@ and the helpers every view shares (display names, colours, the viz-extra check).
 The sliders scale each experiment relative to its own nominal values, which differ 200-fold in
 exposure: the exposure and the target thickness are factors (x0.01 .. x100, x0.1 .. x4) applied
 to each experiment's own leptons on target and thickness, and the recoil cut is a shift of each
-experiment's own x_min. A read-out under the sliders gives every experiment's resulting values.
+experiment's own x_min. A cube with recoil-lepton bins adds a slider for the recoil p_T floor
+(p_T > 0 .. 200 MeV, with the window the browser was started with, if any, for the rest). A read-out under the sliders gives every experiment's resulting values.
 Each change re-derives the limits from the cube's stored dsigma/dx through
 `mcpdask.limits.limits_dataset` (no integration); the experiment and channel check boxes show and
 hide curves in the browser (JavaScript), so they cost nothing. Existing bounds
@@ -46,7 +47,17 @@ DISPLAY_NAMES_TEXT = {"na64mu": "NA64μ", "ldmx": "LDMX", "na64e": "NA64e"}
 """The same in plain Unicode, for the browser (bokeh legends do not render mathtext)."""
 
 NOMINAL = {"lot_factor": 1.0, "x_min_shift": 0.0, "thickness_factor": 1.0}
-"""The slider values that give each experiment's own nominal exposure, cut and thickness."""
+"""The slider values that give each experiment's own nominal exposure, cut and thickness (the
+recoil p_T floor's nominal value is the starting window's, or none)."""
+PT_FLOORS_GEV = (0.0, 0.01, 0.025, 0.05, 0.1, 0.2)
+PT_FLOORS_COARSE_GEV = (0.0, 0.025, 0.05, 0.1)
+"""Recoil p_T floors the p_T slider offers (cubes with recoil bins; LDMX's analysis uses
+p_T > 50 MeV); those at or above the starting window's p_T ceiling are left out."""
+SETTINGS = ("lot_factor", "x_min_shift", "thickness_factor", "pt_min_gev")
+"""A slider setting's names, in the order of every method's positional arguments."""
+GRID_DIMS = {"lot_factor": "lot", "x_min_shift": "cut", "thickness_factor": "thickness",
+             "pt_min_gev": "pt_floor"}  # fmt: skip
+"""The dimension of `LimitBrowser.grid` each setting runs along (indexed by option position)."""
 # Okabe-Ito colours: distinguishable with the common colour-vision deficiencies
 EXPERIMENT_COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
 BOUND_FILL = "#e3e3e3"
@@ -170,17 +181,27 @@ def _fmt_shift(value: float) -> str:
     return "+0 (nominal)" if value == 0 else f"{value:+g}"
 
 
-def default_options(cube: xr.Dataset, coarse: bool = False) -> dict[str, list[float]]:
+def default_options(
+    cube: xr.Dataset, coarse: bool = False, recoil: RecoilWindow | None = None
+) -> dict[str, list[float]]:
     """Slider values, relative to each experiment's nominal ones: exposure factors (x0.01 ..
-    x100 of each experiment's leptons on target), shifts of each x_min, and thickness factors.
-    Each list holds the nominal value (factor 1, shift 0). `coarse`: fewer values (for the
-    embedded HTML)."""
+    x100 of each experiment's leptons on target), shifts of each x_min, and thickness factors;
+    for a cube with recoil bins, recoil p_T floors in GeV (below the p_T ceiling of `recoil`, the
+    starting window, whose own floor is among them). Each list holds the nominal value (factor
+    1, shift 0, the starting floor). `coarse`: fewer values (for the embedded HTML)."""
     lots = (0.01, 0.1, 1.0, 10.0, 100.0) if coarse else (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0,
                                                          30.0, 100.0)  # fmt: skip
     shifts = (-0.2, -0.1, 0.0, 0.1, 0.2) if coarse else (-0.3, -0.2, -0.1, -0.05, 0.0, 0.05,
                                                           0.1, 0.2)  # fmt: skip
     thick = (0.25, 0.5, 1.0, 2.0) if coarse else (0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
-    return {"lot_factor": list(lots), "x_min_shift": list(shifts), "thickness_factor": list(thick)}
+    options = {"lot_factor": list(lots), "x_min_shift": list(shifts),
+               "thickness_factor": list(thick)}  # fmt: skip
+    if "dsigma_dx_pt" in cube:
+        start = recoil or RecoilWindow()
+        floors = {v for v in (PT_FLOORS_COARSE_GEV if coarse else PT_FLOORS_GEV)
+                  if v < start.pt_max_gev}  # fmt: skip
+        options["pt_min_gev"] = sorted(floors | {start.pt_min_gev})
+    return options
 
 
 class LimitBrowser:
@@ -211,8 +232,11 @@ class LimitBrowser:
         self.recoil = recoil
         self.cube = cube
         self.overlays = list(overlays)
-        self.options = {**default_options(cube, coarse), **(options or {})}
-        for key, nominal in NOMINAL.items():
+        self.options = {**default_options(cube, coarse, recoil), **(options or {})}
+        self.nominal_settings = dict(NOMINAL)
+        if "pt_min_gev" in self.options:
+            self.nominal_settings["pt_min_gev"] = recoil.pt_min_gev if recoil else 0.0
+        for key, nominal in self.nominal_settings.items():
             if nominal not in self.options[key]:
                 raise BrowserError(f"{key} options {self.options[key]} lack the nominal {nominal}")
         self.stats = Statistics(n_up=n_up, cl=cl, background=background)
@@ -243,16 +267,28 @@ class LimitBrowser:
         lo, _hi = self._cut_limits()
         return float(min(max(nominal["x_min"] + x_min_shift, lo), nominal["x_max"] - 0.05))
 
-    def exposure_for(self, lot_factor=1.0, x_min_shift=0.0, thickness_factor=1.0) -> Exposure:
+    def window_for(self, pt_min_gev: float | None = None) -> RecoilWindow | None:
+        """The recoil window of a p_T floor (None: the starting one): the starting window with
+        its floor replaced."""
+        if pt_min_gev is None or "pt_min_gev" not in self.options:
+            return self.recoil
+        start = self.recoil or RecoilWindow()
+        window = RecoilWindow(float(pt_min_gev), start.pt_max_gev, start.theta_max_rad)
+        return None if window.is_open else window
+
+    def exposure_for(self, lot_factor=1.0, x_min_shift=0.0, thickness_factor=1.0,
+                     pt_min_gev=None) -> Exposure:  # fmt: skip
         """The library Exposure one slider setting means: per experiment, factor x its nominal
-        leptons on target and thickness, and its x_min shifted."""
+        leptons on target and thickness, its x_min shifted, and the recoil window with that p_T
+        floor (None: the starting window)."""
         lot, cut, thick = {}, {}, {}
         for name in self.experiments:
             nominal = self.nominal(name)
             lot[name] = float(lot_factor) * nominal["leptons_on_target"]
             cut[name] = self.cut_for(name, float(x_min_shift))
             thick[name] = float(thickness_factor) * nominal["thickness_cm"]
-        return Exposure(leptons_on_target=lot, x_min=cut, thickness_cm=thick, recoil=self.recoil)
+        return Exposure(leptons_on_target=lot, x_min=cut, thickness_cm=thick,
+                        recoil=self.window_for(pt_min_gev))  # fmt: skip
 
     def _limits(self, exposure: Exposure) -> xr.Dataset:
         with warnings.catch_warnings(record=True) as caught, np.errstate(all="ignore"):
@@ -266,16 +302,20 @@ class LimitBrowser:
                 self.warnings.append(msg)
         return ds
 
-    def derive(self, lot_factor=1.0, x_min_shift=0.0, thickness_factor=1.0) -> xr.Dataset:
+    def derive(self, lot_factor=1.0, x_min_shift=0.0, thickness_factor=1.0,
+               pt_min_gev=None) -> xr.Dataset:  # fmt: skip
         """Limits (eps_limit, n_signal_eps1 along experiment, mass, channel) for one setting,
         derived from the cube now."""
         self.derive_count += 1
-        return self._limits(self.exposure_for(lot_factor, x_min_shift, thickness_factor))
+        return self._limits(
+            self.exposure_for(lot_factor, x_min_shift, thickness_factor, pt_min_gev)
+        )
 
     @property
     def grid(self) -> xr.Dataset:
-        """Limits for every combination of slider values (dims lot, cut, thickness indexed by
-        option position), derived in one lazy pass over the cube."""
+        """Limits for every combination of slider values (dims lot, cut, thickness and, with
+        recoil bins, pt_floor, indexed by option position), derived in one lazy pass over the
+        cube for each p_T floor."""
         if self._grid is None:
             sub = self.cube
 
@@ -291,27 +331,40 @@ class LimitBrowser:
             cut = nominal_cut + along(self.options["x_min_shift"], "cut")
             cut = xr.where(cut < lo, lo, cut)
             cut = xr.where(cut > x_max - 0.05, x_max - 0.05, cut)
-            self._grid = self._limits(
-                Exposure(
-                    leptons_on_target=(along(self.options["lot_factor"], "lot") * nominal_lot
-                                       ).transpose("experiment", "lot"),
-                    x_min=cut.transpose("experiment", "cut"),
-                    thickness_cm=(along(self.options["thickness_factor"], "thickness")
-                                  * nominal_thick).transpose("experiment", "thickness"),
-                    recoil=self.recoil,
-                )
-            )  # fmt: skip
+
+            def at(window):
+                return self._limits(
+                    Exposure(
+                        leptons_on_target=(along(self.options["lot_factor"], "lot") * nominal_lot
+                                           ).transpose("experiment", "lot"),
+                        x_min=cut.transpose("experiment", "cut"),
+                        thickness_cm=(along(self.options["thickness_factor"], "thickness")
+                                      * nominal_thick).transpose("experiment", "thickness"),
+                        recoil=window,
+                    )
+                )  # fmt: skip
+
+            if "pt_min_gev" in self.options:
+                floors = self.options["pt_min_gev"]
+                self._grid = xr.concat([at(self.window_for(v)) for v in floors], "pt_floor",
+                                       coords="minimal", compat="override",
+                                       join="override").assign_coords(
+                    pt_floor=np.arange(len(floors)))  # fmt: skip
+            else:
+                self._grid = at(self.recoil)
         return self._grid
 
-    @staticmethod
-    def _keys() -> tuple[str, str, str]:
-        return ("lot_factor", "x_min_shift", "thickness_factor")
-
-    def limits_at(self, lot_factor=1.0, x_min_shift=0.0, thickness_factor=1.0) -> xr.Dataset:
-        """One setting from the precomputed grid (values must be among the options)."""
+    def limits_at(self, lot_factor=1.0, x_min_shift=0.0, thickness_factor=1.0,
+                  pt_min_gev=None) -> xr.Dataset:  # fmt: skip
+        """One setting from the precomputed grid (values must be among the options; a p_T floor
+        of None is the starting one)."""
         idx = {}
-        for dim, key, value in zip(("lot", "cut", "thickness"), self._keys(),
-                                   (lot_factor, x_min_shift, thickness_factor), strict=True):  # fmt: skip
+        values = dict(zip(SETTINGS, (lot_factor, x_min_shift, thickness_factor, pt_min_gev),
+                          strict=True))  # fmt: skip
+        for key in self.options:
+            value = values[key]
+            if value is None:
+                value = self.nominal_settings[key]
             matches = [
                 i for i, v in enumerate(self.options[key]) if math.isclose(v, value, abs_tol=1e-12)
             ]
@@ -319,7 +372,7 @@ class LimitBrowser:
                 raise BrowserError(
                     f"{key} = {value!r} is not one of the options {self.options[key]}"
                 )
-            idx[dim] = matches[0]
+            idx[GRID_DIMS[key]] = matches[0]
         return self.grid.isel(idx)
 
     def curves_table(self, ds: xr.Dataset):
@@ -332,8 +385,10 @@ class LimitBrowser:
         df = table.to_dataframe().reset_index()
         return df[["experiment", "channel", "mass", "eps", "n_signal"]]
 
-    def settings_text(self, lot_factor=1.0, x_min_shift=0.0, thickness_factor=1.0) -> str:
-        """Markdown: what one slider setting means for each experiment (exposure, cut, thickness)."""
+    def settings_text(self, lot_factor=1.0, x_min_shift=0.0, thickness_factor=1.0,
+                      pt_min_gev=None) -> str:  # fmt: skip
+        """Markdown: what one slider setting means for each experiment (exposure, cut,
+        thickness), and the recoil window."""
         lines = []
         for name in self.experiments:
             nominal = self.nominal(name)
@@ -347,6 +402,14 @@ class LimitBrowser:
                 f"x > {self.cut_for(name, float(x_min_shift)):.3g}, "
                 f"{thick:.3g} cm = {thick / nominal['target_X0']:.3g} X0"
             )
+        window = self.window_for(pt_min_gev)
+        if window is not None:
+            parts = [f"p<sub>T</sub> ≥ {1e3 * window.pt_min_gev:.3g} MeV"]
+            if np.isfinite(window.pt_max_gev):
+                parts.append(f"p<sub>T</sub> < {1e3 * window.pt_max_gev:.3g} MeV")
+            if window.theta_max_rad is not None:
+                parts.append(f"θ < {1e3 * window.theta_max_rad:.3g} mrad")
+            lines.append("**recoil lepton**: " + ", ".join(parts))
         return "<br>".join(lines)
 
     # ---------------------------------------------------------------- the plot
@@ -418,14 +481,14 @@ class LimitBrowser:
                 break
         return rows
 
-    def curves_element(self, lot_factor=1.0, x_min_shift=0.0, thickness_factor=1.0, *,
-                       from_grid=True):  # fmt: skip
+    def curves_element(self, lot_factor=1.0, x_min_shift=0.0, thickness_factor=1.0,
+                       pt_min_gev=None, *, from_grid=True):  # fmt: skip
         """hvplot line per experiment and channel (fixed structure, so slider changes update only
         the data of the plot); hover shows mass, eps and the yield at eps = 1."""
         import holoviews as hv
         import hvplot.pandas  # noqa: F401  (registers DataFrame.hvplot)
 
-        args = (lot_factor, x_min_shift, thickness_factor)
+        args = (lot_factor, x_min_shift, thickness_factor, pt_min_gev)
         ds = self.limits_at(*args) if from_grid else self.derive(*args)
         df = self.curves_table(ds)
         drawn = self.drawn_curves()
@@ -470,7 +533,7 @@ class LimitBrowser:
         def slider(key, name, fmt):
             return pn.widgets.DiscreteSlider(
                 **{label: name}, options={fmt(v): v for v in self.options[key]},
-                value=NOMINAL[key],
+                value=self.nominal_settings[key],
             )  # fmt: skip
 
         w_lot = slider("lot_factor", "exposure: × each experiment's leptons on target",
@@ -478,6 +541,10 @@ class LimitBrowser:
         w_cut = slider("x_min_shift", "recoil cut: shift of each experiment's x_min", _fmt_shift)
         w_thick = slider("thickness_factor", "target thickness: × each experiment's",
                          _fmt_factor)  # fmt: skip
+        sliders = [w_lot, w_cut, w_thick]
+        if "pt_min_gev" in self.options:
+            sliders.append(slider("pt_min_gev", "recoil lepton: p_T floor",
+                                  lambda v: f"{1e3 * v:g} MeV"))  # fmt: skip
         labels = [display_name(e, text=True) for e in self.experiments]
         w_exp = pn.widgets.CheckBoxGroup(options=labels, value=list(labels),
                                          inline=False)  # fmt: skip
@@ -485,11 +552,10 @@ class LimitBrowser:
             options=list(CHANNELS), value=list(CHANNELS), inline=False
         )
 
-        def curves(lot_factor, x_min_shift, thickness_factor):
-            return self.curves_element(lot_factor, x_min_shift, thickness_factor,
-                                       from_grid=from_grid)  # fmt: skip
+        def curves(*setting):
+            return self.curves_element(*setting, from_grid=from_grid)
 
-        dmap = hv.DynamicMap(pn.bind(curves, w_lot, w_cut, w_thick))
+        dmap = hv.DynamicMap(pn.bind(curves, *sliders))
         plot = dmap
         static = self.overlay_element(width - 280, height - 80)  # the plot area without legend
         if static is not None:
@@ -510,11 +576,11 @@ class LimitBrowser:
             w.jscallback(
                 value=_TOGGLE_JS, args={"experiments": w_exp, "channels": w_chan, "plot": pane}
             )
-        readout = pn.pane.Markdown(pn.bind(self.settings_text, w_lot, w_cut, w_thick), width=300)
+        readout = pn.pane.Markdown(pn.bind(self.settings_text, *sliders), width=300)
         note = pn.pane.Markdown(self._note(), width=300)
         controls = pn.Column(
             "### Limit browser", pn.pane.Markdown("**experiments**"), w_exp,
-            pn.pane.Markdown("**channels**"), w_chan, w_lot, w_cut, w_thick, readout, note,
+            pn.pane.Markdown("**channels**"), w_chan, *sliders, readout, note,
             width=320,
         )  # fmt: skip
         return pn.Row(controls, pane)

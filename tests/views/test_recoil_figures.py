@@ -61,3 +61,49 @@ def test_the_browser_takes_a_recoil_window(recoil_cube, capsys, tmp_path):
     np.testing.assert_allclose(got.values, expected.values, rtol=1e-12, equal_nan=True)
     plain = LimitBrowser(recoil_cube).derive(lot_factor=10.0)["eps_limit"]
     assert not np.allclose(plain.values, got.values, equal_nan=True)
+
+
+def test_the_browser_slides_the_recoil_p_t_floor(recoil_cube, tmp_path):
+    """A cube with recoil bins gets a p_T-floor slider: every floor of the grid equals the
+    library's derivation with that window (the starting window's angle kept), and the standalone
+    HTML embeds the floors."""
+    from mcpdask.limits import Exposure, RecoilWindow, limits_dataset
+    from mcpdask.views.browser import PT_FLOORS_GEV, LimitBrowser, save_html
+
+    def library(window, lot_factor=1.0):
+        lot = {n: lot_factor * browser.nominal(n)["leptons_on_target"] for n in browser.experiments}
+        ds = limits_dataset(recoil_cube, Exposure(leptons_on_target=lot, recoil=window))
+        return ds["eps_limit"].sel(channel=list(browser.grid["channel"].values)).compute()
+
+    browser = LimitBrowser(recoil_cube)
+    assert browser.options["pt_min_gev"] == list(PT_FLOORS_GEV)
+    assert browser.nominal_settings["pt_min_gev"] == 0.0
+    plain = browser.limits_at()["eps_limit"]
+    np.testing.assert_allclose(plain.values, library(None).values, rtol=1e-12, equal_nan=True)
+    for floor in (0.05, 0.2):
+        got = browser.limits_at(lot_factor=10.0, pt_min_gev=floor)["eps_limit"]
+        want = library(RecoilWindow(pt_min_gev=floor), lot_factor=10.0)
+        np.testing.assert_allclose(got.values, want.values, rtol=1e-12, equal_nan=True)
+        assert np.nanmin(got.values) > np.nanmin(plain.values)  # a floor keeps less signal
+    derived = browser.derive(pt_min_gev=0.05)["eps_limit"]
+    np.testing.assert_allclose(derived.values, library(RecoilWindow(0.05)).values, rtol=1e-12,
+                               equal_nan=True)  # fmt: skip
+
+    start = RecoilWindow(pt_min_gev=0.03, theta_max_rad=0.05)
+    narrow = LimitBrowser(recoil_cube, recoil=start)
+    assert 0.03 in narrow.options["pt_min_gev"] and narrow.nominal_settings["pt_min_gev"] == 0.03
+    np.testing.assert_allclose(narrow.limits_at()["eps_limit"].values, library(start).values,
+                               rtol=1e-12, equal_nan=True)  # fmt: skip
+    moved = narrow.limits_at(pt_min_gev=0.1)["eps_limit"]
+    np.testing.assert_allclose(moved.values, library(RecoilWindow(0.1, np.inf, 0.05)).values,
+                               rtol=1e-12, equal_nan=True)  # fmt: skip
+    assert "θ < 50 mrad" in narrow.settings_text(pt_min_gev=0.1)
+    assert "p<sub>T</sub> ≥ 100 MeV" in narrow.settings_text(pt_min_gev=0.1)
+
+    pytest.importorskip("panel")
+    small = LimitBrowser(recoil_cube, options={"lot_factor": [1.0], "x_min_shift": [0.0],
+                                               "thickness_factor": [1.0],
+                                               "pt_min_gev": [0.0, 0.05]})  # fmt: skip
+    info = save_html(small, tmp_path / "pt.html")
+    assert info["states"] == 2
+    assert "recoil lepton: p_T floor" in (tmp_path / "pt.html").read_text()
