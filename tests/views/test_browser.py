@@ -3,7 +3,8 @@ chromedriver, driven by Selenium): it loads offline, a move of the exposure slid
 experiment's own nominal exposure (their nominal values differ 200-fold) and the plotted curves
 become the limits the library derives with those per-experiment exposures, the read-out names
 each experiment's new value, a check box hides an experiment, and the console shows no
-JavaScript error. Run with `pytest -m browser` (deploy/ci-browser.sh installs chromium).
+JavaScript error; for a cube with recoil bins, a move of the p_T-floor slider gives the limits
+the library derives with that recoil window. Run with `pytest -m browser` (deploy/ci-browser.sh installs chromium).
 """
 
 import os
@@ -16,8 +17,9 @@ import pytest
 
 import mcpdask
 from mcpdask.cli import main
-from mcpdask.limits import Exposure
-from mcpdask.views.browser import CHANNELS, LimitBrowser
+from mcpdask.experiments import CONFIG_DIR
+from mcpdask.limits import Exposure, RecoilWindow
+from mcpdask.views.browser import CHANNELS, LimitBrowser, save_html
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -201,3 +203,38 @@ def _curves(driver):
     except Exception:  # noqa: BLE001 - the page is still loading
         return None
     return curves or None
+
+
+def test_recoil_p_t_slider_in_headless_chromium(tmp_path, driver, threads_client):
+    from selenium.webdriver.common.keys import Keys
+
+    config = tmp_path / "qr.yaml"
+    config.write_text(
+        (CONFIG_DIR / "quick.yaml").read_text().replace("name: quick", "name: qrb")
+        + "recoil_bins: {pt_min_gev: 1.0e-3, pt_max_gev: 1.0, num_bins: 12}\n"
+    )
+    mcpdask.scan(config, tmp_path / "qr.zarr", threads_client, progress=False)
+    cube = mcpdask.open_cube(tmp_path / "qr.zarr")
+    options = {"lot_factor": [1.0, 10.0], "x_min_shift": [0.0, 0.1],
+               "thickness_factor": [1.0, 2.0], "pt_min_gev": [0.0, 0.05, 0.1]}  # fmt: skip
+    browser = LimitBrowser(cube, options=options)
+    html = tmp_path / "recoil.html"
+    assert save_html(browser, html)["states"] == 24
+    driver.get(html.as_uri())
+    before = wait_for(lambda: _curves(driver))
+    handles = driver.execute_script(FIND_JS, ".noUi-handle")
+    assert len(handles) == 4, "exposure, x_min, thickness and p_T sliders"
+    handles[3].click()
+    handles[3].send_keys(Keys.ARROW_RIGHT)  # p_T floor 0 -> 50 MeV
+    after = wait_for(lambda: (c := _curves(driver)) and c != before and c)
+    expected = mcpdask.limits_dataset(
+        cube, Exposure(recoil=RecoilWindow(pt_min_gev=0.05)), channels="all"
+    )["eps_limit"]
+    for key, curve in after.items():
+        name, chan = key.split()
+        want = expected.sel(experiment=name, channel=chan).values
+        got = np.array([np.nan if v is None else v for v in curve["eps"]], dtype=float)
+        np.testing.assert_allclose(got, np.where(np.isfinite(want), want, np.nan), rtol=1e-9)
+    assert "≥ 50 MeV" in wait_for(lambda: "≥ 50 MeV" in (t := _page_text(driver)) and t)
+    log = driver.get_log("browser")
+    assert not js_errors(log), js_errors(log)
