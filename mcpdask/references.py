@@ -77,21 +77,15 @@ class ReferenceCurve:
         added. +inf outside the curve's mass range: no bound there."""
         m = np.log(np.atleast_1d(np.asarray(mass_gev, dtype=float)))
         lm, le = np.log(self.mass_gev), np.log(self.eps)
-        out = np.full(m.shape, np.inf)
-        for j in range(lm.size - 1):
-            m0, m1, e0, e1 = lm[j], lm[j + 1], le[j], le[j + 1]
-            lo, hi = min(m0, m1), max(m0, m1)
-            hit = (m >= lo) & (m <= hi)
-            if not np.any(hit):
-                continue
-            if m1 == m0:  # vertical segment: its lower end
-                value = np.full(m.shape, min(e0, e1))
-            else:
-                value = e0 + (e1 - e0) * (m - m0) / (m1 - m0)
-            out = np.where(hit, np.minimum(out, np.exp(value)), out)
         if lm.size == 1:
-            out = np.where(m == lm[0], np.exp(le[0]), out)
-        return out
+            return np.where(m == lm[0], np.exp(le[0]), np.inf)
+        m0, m1, e0, e1 = lm[:-1], lm[1:], le[:-1], le[1:]  # every segment at once
+        at = m[..., None]
+        hit = (at >= np.minimum(m0, m1)) & (at <= np.maximum(m0, m1))
+        vertical = m1 == m0  # its lower end
+        slope_span = np.where(vertical, 1.0, m1 - m0)
+        value = np.where(vertical, np.minimum(e0, e1), e0 + (e1 - e0) * (at - m0) / slope_span)
+        return np.exp(np.where(hit, value, np.inf).min(axis=-1))
 
 
 def read_reference_curve(path: str | Path, *, require_source: bool = True) -> ReferenceCurve:
