@@ -60,9 +60,6 @@ class NullWriter:
     def index(self, *point):
         return self.real.index(*point)
 
-    def write(self, *args):
-        pass
-
     def write_batch(self, items):
         pass
 

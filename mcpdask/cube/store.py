@@ -479,7 +479,11 @@ class PointWriter:
         items = list(items)
         if not items:
             return
-        writing = f"writing {len(items)} finished points (they stay missing)"
+        writing = (
+            f"writing {len(items)} finished points (they stay missing)"
+            if len(items) > 1
+            else "writing a finished point (it stays missing)"
+        )
         index = np.array([self.index(*it[:3]) for it in items])
         values = [it[3].arrays() for it in items]
         groups: dict[tuple[int, int], list[int]] = {}
@@ -517,31 +521,7 @@ class PointWriter:
 
     def write(self, experiment: str, energy: float, mass: float, result: PointResult) -> None:
         """Write one point's result: data, then its note (reason), then its status."""
-        writing = "writing a finished point (it stays missing)"
-        idx = self.index(experiment, energy, mass)
-        values = result.arrays()
-        for name, spec in self.specs.items():
-            if name == "status":
-                continue
-            self._check_lock(writing)
-            full = [d for d in spec.dims if d in FULL_DIMS]
-            where = (*idx, *(slice(None) for _ in full))
-            value = values.get(name)
-            if value is None:  # a point without recoil bins (failed) in a cube with them
-                value = np.full(self.arrays[name].shape[3:], spec.fill)
-            self.arrays[name][where] = value
-        key = point_key(experiment, energy, mass)
-        if result.reason or key in self._noted:  # a recomputed point drops its old note
-            self._check_lock(writing)
-            notes = dict(read_store_attrs(self.location).get("point_notes", {}))
-            if result.reason:
-                notes[key] = str(result.reason)
-            else:
-                notes.pop(key, None)
-            update_attrs(self.location, {"point_notes": notes})
-            self._noted = set(notes)
-        self._check_lock(writing)
-        self.arrays["status"][idx] = values["status"]
+        self.write_batch([(experiment, energy, mass, result)])
 
     def _check_lock(self, what: str) -> None:
         """Before every file write: the store's lock is surely still ours (StoreLock.check_held),

@@ -278,7 +278,7 @@ def _run(client, todo, writer, report, point_function, progress, name, spec=None
     def flush():
         nonlocal buffer, oldest
         if buffer:
-            _write_batch(writer, buffer)
+            writer.write_batch([(*point, result) for point, result in buffer])
             for _point, result in buffer:
                 report.n_written += 1
                 report.statuses[result.status.label] += 1
@@ -352,17 +352,6 @@ def _n_threads(client) -> int:
         return max(1, sum(client.nthreads().values()))
     except Exception:  # noqa: BLE001 - a scheduler that does not answer: plan for one
         return 1
-
-
-def _write_batch(writer: cube.PointWriter, batch: list) -> None:
-    """Write finished points together: with the writer's own batch write when it has one, else
-    point by point; either way each point's status lands after its data (the writer's commit)."""
-    write_batch = getattr(writer, "write_batch", None)
-    if write_batch is not None:
-        write_batch([(*point, result) for point, result in batch])
-        return
-    for point, result in batch:
-        writer.write(*point, result)
 
 
 def _fmt(value: Any) -> str:
