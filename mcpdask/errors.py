@@ -31,3 +31,8 @@ class MaskedPointsWarning(UserWarning):
 
 class InelasticOmittedWarning(UserWarning):
     """Elastic-only cross sections miss more than a few per cent of the yield (PHYSICS.md 11)."""
+
+
+class ThinTargetWarning(UserWarning):
+    """An electron beam's thin-target yield overstates the signal of a target it showers in
+    (PHYSICS.md 8)."""

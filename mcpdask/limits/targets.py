@@ -28,20 +28,29 @@ import numpy as np
 import xarray as xr
 
 from mcpdask.cube.schema import Status
+from mcpdask.errors import ThinTargetWarning
 from mcpdask.limits.channels import recorded_definition
 from mcpdask.limits.masking import masked_points, usable_points
 from mcpdask.limits.xbins import integrate_x
 from mcpdask.physics.constants import AVOGADRO
 from mcpdask.physics.materials import get_material
-from mcpdask.physics.photoproduction import meson_yield_per_lepton
-from mcpdask.physics.shower import SHOWER_ENERGY_POINTS, cascade, thin_target_photon_spectrum
+from mcpdask.physics.photoproduction import meson_yield_per_lepton, photoproduction_threshold_gev
+from mcpdask.physics.shower import (
+    SHOWER_ENERGY_POINTS,
+    cascade,
+    primary_track_length_above,
+    thin_target_photon_spectrum,
+)
 
 __all__ = [
+    "THIN_TARGET_WARNING_FACTOR",
     "computed_meson_yield",
     "meson_yield_per_beam_lepton",
     "shower_brem",
     "shower_coverage_problem",
     "shower_weights",
+    "thin_target_overstatement",
+    "warn_thin_electron_target",
 ]
 
 PB_TO_CM2 = 1e-36
@@ -113,7 +122,11 @@ def meson_yield_per_beam_lepton(meson, production, target, target_model, e0_gev,
         shower = _cascade(float(e0_gev), float(thickness_x0), _grid_floor(x_min))
         k, dl_gamma, dn_exit = shower.energies_gev, shower.dl_gamma_dk, shower.dn_gamma_dk_exit
     else:
-        k = np.geomspace(0.9 * x_min * e0_gev, e0_gev, 400)
+        # photons below the meson's photoproduction threshold make none (and x_min may be 0)
+        k_low = max(0.9 * x_min * e0_gev, 0.9 * photoproduction_threshold_gev(meson))
+        if k_low >= e0_gev:
+            return 0.0
+        k = np.geomspace(k_low, e0_gev, 400)
         dn_exit = thin_target_photon_spectrum(k, e0_gev, thickness_x0)
         dl_gamma = 0.5 * thickness_x0 * dn_exit  # made uniformly in depth: mean path T/2
     in_target = "target" in sites
@@ -227,3 +240,53 @@ def shower_brem(cube, name, sub, setting, edges, points, precision_tolerance):
     n = xr.where(any_bad, np.nan, factor * total)
     n_err = xr.where(any_bad, np.nan, factor * total_err)
     return n, n_err
+
+
+THIN_TARGET_WARNING_FACTOR = 1.1
+"""Limits warn where an electron beam's thin-target yield overstates the signal by more than
+this (thin_target_overstatement)."""
+
+
+def thin_target_overstatement(thickness_x0, x_min) -> float:
+    """How much the thin-target formula N = LOT n T sigma(E0) overstates an electron beam's yield
+    at least: T over the beam electron's own track length while E > x_min E0 (Bethe-Heitler
+    energy loss, physics.shower.primary_track_length_above). A lower bound: a degraded electron
+    still above x_min E0 also yields less, and the shower's other e+- hardly reach x_min E0.
+    LDMX (0.4 X0, x > 0.7): 1.27; NA64e (40 X0, x > 0.5): 46 (the full cascade: 53)."""
+    t, x = float(thickness_x0), float(x_min)
+    if t <= 0 or x <= 0:
+        return 1.0
+    return t / primary_track_length_above(1.0, x, t)
+
+
+def _largest(da: xr.DataArray, name: str) -> float:
+    """An experiment's largest value of a setting (over any exposure dimensions)."""
+    da = da.sel(experiment=name) if "experiment" in da.dims else da
+    return float(np.nanmax(np.asarray(da, dtype=float)))
+
+
+def warn_thin_electron_target(cube, sub, names, setting) -> None:
+    """Warn where an electron-beam experiment of the thin target model (the paper's formula) uses a
+    target it showers in: its yield is overstated by more than THIN_TARGET_WARNING_FACTOR."""
+    found = []
+    for name in names:
+        one = sub.sel(experiment=name)
+        if str(one["lepton"].values) != "e":
+            continue  # a muon keeps its energy through the target
+        if recorded_definition(cube, name).get("target_model", "thin") != "thin":
+            continue
+
+        t_x0 = _largest(setting["thickness_cm"] / one["target_X0"], name)
+        x_min = _largest(setting["x_min"], name)
+        factor = thin_target_overstatement(t_x0, x_min)
+        if factor > THIN_TARGET_WARNING_FACTOR:
+            found.append(f"{name} ({t_x0:.3g} X0, x > {x_min:.3g}: x{factor:.3g})")
+    if found:
+        warnings.warn(
+            "thin-target yields of an electron beam overstate the signal where the beam showers: "
+            "the beam electron keeps E > x_min E0 over only part of the target, so the yield is "
+            "too high by at least " + "; ".join(found) + " (experiment target_model: shower "
+            "follows the cascade)",
+            ThinTargetWarning,
+            stacklevel=4,
+        )

@@ -46,7 +46,12 @@ from mcpdask.limits.selection import (
     resolve_exposure,
     select,
 )
-from mcpdask.limits.targets import PB_TO_CM2, computed_meson_yield, shower_brem
+from mcpdask.limits.targets import (
+    PB_TO_CM2,
+    computed_meson_yield,
+    shower_brem,
+    warn_thin_electron_target,
+)
 from mcpdask.limits.xbins import integrate_x, x_edges
 from mcpdask.physics.constants import AVOGADRO
 from mcpdask.physics.mesons import branching_ratio_chichi_per_eps2, meson_yield
@@ -203,6 +208,7 @@ def signal_yield(
     if need_brem:
         warn_masked(points)
         warn_inelastic(cube, sub, names)
+        warn_thin_electron_target(cube, sub, names, setting)
     return ds
 
 
