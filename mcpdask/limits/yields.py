@@ -157,12 +157,17 @@ def signal_yield(
         return da.sel(experiment=name) if "experiment" in da.dims else da
 
     per_meson: dict[str, xr.DataArray] = {}
+    recoil_cut = exposure.recoil is not None and not exposure.recoil.is_open
+    uncut = set()  # experiments whose meson channel a recoil window cannot be applied to
     for mname in meson_names:
         parts = []
         for name in names:
             spec = {m.name: m for m in mesons_by_exp[name]}.get(mname)
             if spec is None:
                 n_sig = xr.zeros_like(mass, dtype=float)
+            elif recoil_cut:
+                n_sig = xr.full_like(mass, np.nan, dtype=float)
+                uncut.add(name)
             elif spec.yield_at_nominal_exposure is None:  # computed from photoproduction
                 per_lepton = computed_meson_yield(cube, name, mname, sub, setting, thick_x0)
                 n_sig = (per_lepton * pick(lot, name) * pick(eff, name)
@@ -174,6 +179,11 @@ def signal_yield(
             parts.append(n_sig.reset_coords(drop=True).expand_dims(experiment=[name]))
         per_meson[mname] = xr.concat(parts, dim="experiment", coords="minimal", compat="override")
         results[mname] = (per_meson[mname], xr.zeros_like(per_meson[mname]))
+    if uncut:
+        warnings.warn(f"{', '.join(sorted(uncut))}: a recoil cut is not defined for the meson "
+                      "channel (the recoil lepton of the photon that makes the meson is not "
+                      "modelled); its meson and combined limits are NaN", UserWarning,
+                      stacklevel=3)  # fmt: skip
     total = sum(per_meson.values()) if meson_names else xr.zeros_like(mass, dtype=float)
     results[CHANNEL_MESON] = (total, xr.zeros_like(total))
     if CHANNEL_COMBINED in chans:

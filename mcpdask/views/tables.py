@@ -197,6 +197,12 @@ def render_cube_info(store: str | Path, fmt: str = "table") -> str:
     return out.getvalue()
 
 
+NO_SIGNAL_ANYWHERE = (
+    "no signal at any mass in any channel (every eps limit infinite: masses beyond the "
+    "kinematic reach, or a recoil window or cut that keeps nothing)"
+)
+
+
 def shown_channels(ds, name: str, requested: str) -> list[str]:
     """Channels of experiment `name` to show: all requested, minus those with no sensitivity at
     any mass (all +inf, e.g. meson channels of NA64mu) when the request was 'all'."""
@@ -217,6 +223,13 @@ def _fmt(value: float) -> str:
 
 def _json_value(value: float):
     return float(value) if math.isfinite(value) else None
+
+
+def _json_status(value: float) -> str:
+    """What a limit is, as the JSON says beside its number (null for both non-limits)."""
+    if math.isnan(value):
+        return "masked"
+    return "no signal" if math.isinf(value) else "limit"
 
 
 def render_limits(
@@ -242,6 +255,8 @@ def render_limits(
             out.write(f"# {key}: {json.dumps(value)}\n")
         for name, s in settings.items():
             out.write(f"# {name}: {json.dumps(s)}\n")
+            if not shown_channels(ds, name, requested_channels):
+                out.write(f"# {name}: {NO_SIGNAL_ANYWHERE}\n")
         out.write("experiment,channel,mass_GeV,eps_limit,eps_limit_err\n")
         for name in settings:
             for ch in shown_channels(ds, name, requested_channels):
@@ -255,16 +270,18 @@ def render_limits(
         for name, s in settings.items():
             channels = {}
             for ch in shown_channels(ds, name, requested_channels):
+                values = lim.sel(experiment=name, channel=ch).values
                 channels[ch] = {
                     "mass_GeV": mass,
-                    "eps_limit": [
-                        _json_value(v) for v in lim.sel(experiment=name, channel=ch).values
-                    ],
+                    "eps_limit": [_json_value(v) for v in values],
+                    "status": [_json_status(v) for v in values],
                     "eps_limit_err": [
                         _json_value(v) for v in err.sel(experiment=name, channel=ch).values
                     ],
                 }
             data[name] = {**s, "n_up": n_up, "channels": channels}
+            if not channels:
+                data[name]["note"] = NO_SIGNAL_ANYWHERE
         return json.dumps({"assumptions": assumptions, "experiments": data}, indent=1) + "\n"
     for name, s in settings.items():
         chans = shown_channels(ds, name, requested_channels)
@@ -275,6 +292,9 @@ def render_limits(
             if isinstance(n_up, float)
             else f"{name}\n"
         )
+        if not chans:
+            out.write(f"  {NO_SIGNAL_ANYWHERE}\n\n")
+            continue
         out.write("  " + f"{mass_label + ' [GeV]':>12}" + "".join(f"{c:>12}" for c in chans) + "\n")
         for i, m in enumerate(mass):
             row = [float(lim.sel(experiment=name, channel=c).values[i]) for c in chans]
@@ -316,10 +336,24 @@ def effective_settings(cube: xr.Dataset, names: list[str], exposure, energy) -> 
                 exposure.leptons_on_target, name, float(one["leptons_on_target"].values)
             ),
             "x_min": pick(exposure.x_min, name, float(one["x_min"].values)),
+            "x_max": pick(exposure.x_max, name, float(one["x_max"].values)),
+            "efficiency": pick(exposure.efficiency, name, float(one["efficiency"].values))
+            if "efficiency" in one.coords
+            else pick(exposure.efficiency, name, 1.0),
             "thickness_cm": thickness,
             "thickness_x0": thickness / x0,
+            "recoil_window": _window(exposure.recoil),
         }
     return settings
+
+
+def _window(window) -> dict[str, float | None] | None:
+    """A recoil window as the JSON and CSV give it (None: no cut on the recoil lepton)."""
+    if window is None or window.is_open:
+        return None
+    top = window.pt_max_gev
+    return {"pt_min_gev": window.pt_min_gev, "pt_max_gev": top if math.isfinite(top) else None,
+            "theta_max_rad": window.theta_max_rad}  # fmt: skip
 
 
 def limit_assumptions(cube: xr.Dataset, store: str | Path, statistics) -> dict[str, Any]:

@@ -107,3 +107,41 @@ def test_the_browser_slides_the_recoil_p_t_floor(recoil_cube, tmp_path):
     info = save_html(small, tmp_path / "pt.html")
     assert info["states"] == 2
     assert "recoil lepton: p_T floor" in (tmp_path / "pt.html").read_text()
+
+
+def test_limit_outputs_carry_every_setting_and_say_when_nothing_is_left(recoil_cube):
+    """JSON and CSV name the efficiency, x_max and recoil window they rest on, tell 'no signal'
+    from 'masked' beside each null, and a window that keeps nothing says so instead of
+    printing an empty table."""
+    import json
+
+    from mcpdask.cli import LimitRequest
+    from mcpdask.limits import Exposure, RecoilWindow, Statistics
+    from mcpdask.views.tables import (
+        NO_SIGNAL_ANYWHERE,
+        derive_limits,
+        effective_settings,
+        render_limits,
+    )
+
+    def render(exposure, fmt, name="ldmx"):
+        request = LimitRequest([name], None, "all", exposure, Statistics())
+        ds, _messages = derive_limits(recoil_cube, request)
+        settings = effective_settings(recoil_cube, [name], exposure, None)
+        return render_limits(ds, settings, "all", fmt)
+
+    window = RecoilWindow(pt_min_gev=0.05, theta_max_rad=0.01)
+    data = json.loads(render(Exposure(efficiency=0.3, recoil=window), "json"))["experiments"]
+    ldmx = data["ldmx"]
+    assert ldmx["efficiency"] == 0.3 and ldmx["x_max"] == 1.0
+    assert ldmx["recoil_window"] == {"pt_min_gev": 0.05, "pt_max_gev": None,
+                                     "theta_max_rad": 0.01}  # fmt: skip
+    for channel in ldmx["channels"].values():
+        for value, status in zip(channel["eps_limit"], channel["status"], strict=True):
+            assert (value is None) == (status != "limit")
+    assert set(ldmx["channels"]["meson"]["status"]) == {"masked"}  # no recoil model for mesons
+    beyond = Exposure(recoil=RecoilWindow(pt_min_gev=1e3))  # in the overflow bin: nothing kept
+    out = json.loads(render(beyond, "json", "na64mu"))["experiments"]["na64mu"]
+    assert out["note"] == NO_SIGNAL_ANYWHERE and out["channels"] == {}
+    assert NO_SIGNAL_ANYWHERE in render(beyond, "table", "na64mu")
+    assert f"# na64mu: {NO_SIGNAL_ANYWHERE}" in render(beyond, "csv", "na64mu")
