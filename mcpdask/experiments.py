@@ -351,6 +351,11 @@ class _MassGrid(_Strict):
             raise ValueError(f"max_gev ({self.max_gev}) is below min_gev ({self.min_gev})")
         if self.num > 1 and self.max_gev == self.min_gev:
             raise ValueError("min_gev == max_gev with num > 1 gives repeated masses")
+        if self.num == 1 and self.max_gev != self.min_gev:
+            raise ValueError(
+                f"num 1 scans min_gev alone, not up to max_gev ({self.max_gev}): give min_gev "
+                "== max_gev, or num >= 2"
+            )
         return self
 
 

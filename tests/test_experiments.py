@@ -177,6 +177,12 @@ BAD_SCANS = [
         ),
         "below min_gev",
     ),
+    (
+        GOOD_SCAN.replace(
+            "masses_gev: [0.01, 0.1]", "mass_grid: {min_gev: 0.1, max_gev: 0.5, num: 1}"
+        ),
+        "num 1 scans min_gev alone",
+    ),
     (GOOD_SCAN.replace("min: 0.0", "min: 0.8"), "does not cover experiment 'ldmx'"),
     (GOOD_SCAN.replace("[ldmx]", "[nonexistent]"), "no config named 'nonexistent'"),
     (GOOD_SCAN + "vegas: {precision: 2}\n", "vegas.precision"),

@@ -61,6 +61,9 @@ def main(argv: list[str] | None = None) -> int:
         if hasattr(args, "overlay_only"):
             from mcpdask.references import read_reference_curves
 
+            if args.overlay_only and not args.overlay:
+                raise McpdaskError("--overlay-only needs --overlay FILE_OR_DIR (the bounds to use)")
+
             args.overlays = read_reference_curves(
                 args.overlay, require_source=False, with_packaged=not args.overlay_only
             )

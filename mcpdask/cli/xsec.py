@@ -58,6 +58,13 @@ def run(args) -> int:
         missing = [flag for flag, v in given.items() if v is None]
         if missing:
             raise PhysicsInputError(f"a material of your own needs {', '.join(missing)} too")
+        from mcpdask.physics.materials import MATERIALS
+
+        if args.target in MATERIALS:
+            raise PhysicsInputError(
+                f"--target {args.target} is a known material (Z = {MATERIALS[args.target].Z:g}); "
+                "a material of your own (--z, --a, --density, --x0) needs a name of its own"
+            )
         target = Material(args.target, args.z, args.a, args.density, args.x0)
     if args.bins < 1:
         raise PhysicsInputError(f"--bins {args.bins} must be >= 1")

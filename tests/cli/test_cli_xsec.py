@@ -33,6 +33,23 @@ def test_human_output_names_the_cross_section(capsys):
         (["--xmin", "0.9", "--xmax", "0.5"], "xmin"),
         (["--xmin", "0.5", "--precision", "-1"], "precision"),
         (["--xmin", "0.5", "--target", "Kryptonite"], "unknown target material"),
+        (
+            [
+                "--xmin",
+                "0.5",
+                "--target",
+                "Al",
+                "--z",
+                "82",
+                "--a",
+                "207",
+                "--density",
+                "11.35",
+                "--x0",
+                "0.56",
+            ],
+            "needs a name of its own",
+        ),  # fmt: skip
     ],
 )
 def test_user_errors_exit_2_with_one_line_and_no_traceback(args, words):

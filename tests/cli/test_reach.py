@@ -76,6 +76,7 @@ def test_reach_with_a_yaml_config_computes_only_what_the_store_lacks(
         (["reach", "quick", "--plot", "{tmp}/nodir/reach.pdf"], "does not exist"),
         (["reach", "{store}", "--store", "{tmp}/x.zarr"], "--store applies to a scan config"),
         (["reach", "{tmp}/missing.yaml"], "no such config file"),
+        (["reach", "{store}", "--overlay-only"], "--overlay-only needs --overlay"),
     ],
 )
 def test_reach_bad_target_or_plot_is_a_one_line_error(
