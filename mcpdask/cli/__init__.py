@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import re
 import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -45,9 +46,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _join_negative_values(argv: list[str]) -> list[str]:
+    """`--lot -1e14` as `--lot=-1e14`: argparse takes a token like '-1e14' for an option (it
+    knows plain negative numbers only), so the option's own check could not name the problem.
+    No option of mcpdask starts with a dash and a digit."""
+    out, i = [], 0
+    while i < len(argv):
+        flag = argv[i]
+        nxt = argv[i + 1] if i + 1 < len(argv) else ""
+        if flag.startswith("--") and "=" not in flag and re.match(r"-\.?\d", nxt):
+            out.append(f"{flag}={nxt}")
+            i += 2
+            continue
+        out.append(flag)
+        i += 1
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; user errors print one line on stderr and exit with code 2, no traceback."""
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser().parse_args(_join_negative_values(argv))
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(logging.Formatter("%(message)s"))
     logger = logging.getLogger("mcpdask")

@@ -77,6 +77,7 @@ def test_reach_with_a_yaml_config_computes_only_what_the_store_lacks(
         (["reach", "{store}", "--store", "{tmp}/x.zarr"], "--store applies to a scan config"),
         (["reach", "{tmp}/missing.yaml"], "no such config file"),
         (["reach", "{store}", "--overlay-only"], "--overlay-only needs --overlay"),
+        (["reach", "{store}", "--lot", "-1e14"], "must be > 0, got -1e+14"),  # not an option
     ],
 )
 def test_reach_bad_target_or_plot_is_a_one_line_error(
