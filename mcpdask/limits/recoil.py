@@ -38,6 +38,12 @@ class RecoilWindow:
         if self.theta_max_rad is not None and not (0.0 < self.theta_max_rad < np.pi):
             raise PhysicsInputError(f"theta_max must be in (0, pi) rad, got {self.theta_max_rad!r}")
 
+    def to_dict(self) -> dict[str, float | None]:
+        """The window as JSON gives it (no ceiling: None)."""
+        top = self.pt_max_gev
+        return {"pt_min_gev": self.pt_min_gev, "pt_max_gev": top if np.isfinite(top) else None,
+                "theta_max_rad": self.theta_max_rad}  # fmt: skip
+
     @property
     def is_open(self) -> bool:
         """No cut at all: the plain dsigma/dx serves."""

@@ -53,11 +53,11 @@ PT_FLOORS_GEV = (0.0, 0.01, 0.025, 0.05, 0.1, 0.2)
 PT_FLOORS_COARSE_GEV = (0.0, 0.025, 0.05, 0.1)
 """Recoil p_T floors the p_T slider offers (cubes with recoil bins; LDMX's analysis uses
 p_T > 50 MeV); those at or above the starting window's p_T ceiling are left out."""
-SETTINGS = ("lot_factor", "x_min_shift", "thickness_factor", "pt_min_gev")
-"""A slider setting's names, in the order of every method's positional arguments."""
 GRID_DIMS = {"lot_factor": "lot", "x_min_shift": "cut", "thickness_factor": "thickness",
              "pt_min_gev": "pt_floor"}  # fmt: skip
 """The dimension of `LimitBrowser.grid` each setting runs along (indexed by option position)."""
+SETTINGS = tuple(GRID_DIMS)
+"""A slider setting's names, in the order of every method's positional arguments."""
 # Okabe-Ito colours: distinguishable with the common colour-vision deficiencies
 EXPERIMENT_COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
 BOUND_FILL = "#e3e3e3"

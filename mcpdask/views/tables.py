@@ -349,11 +349,7 @@ def effective_settings(cube: xr.Dataset, names: list[str], exposure, energy) -> 
 
 def _window(window) -> dict[str, float | None] | None:
     """A recoil window as the JSON and CSV give it (None: no cut on the recoil lepton)."""
-    if window is None or window.is_open:
-        return None
-    top = window.pt_max_gev
-    return {"pt_min_gev": window.pt_min_gev, "pt_max_gev": top if math.isfinite(top) else None,
-            "theta_max_rad": window.theta_max_rad}  # fmt: skip
+    return None if window is None or window.is_open else window.to_dict()
 
 
 def limit_assumptions(cube: xr.Dataset, store: str | Path, statistics) -> dict[str, Any]:
